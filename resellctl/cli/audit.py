@@ -1,0 +1,37 @@
+"""`audit list`."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from resellctl.cli.options import Output, ResellerOpt
+from resellctl.cli.output import Format, emit
+from resellctl.cli.state import state
+
+app = typer.Typer(help="Read the audit trail.", no_args_is_help=True)
+COLUMNS = ["id", "at", "actor", "action", "reseller", "entity_type", "entity_id", "changes"]
+
+
+@app.command("list")
+def list_(
+    ctx: typer.Context,
+    since: Annotated[str | None, typer.Option(help="Only events on or after DATE.")] = None,
+    actor: Annotated[str | None, typer.Option(help="Only events by this e-mail.")] = None,
+    action: Annotated[str | None, typer.Option(help="Action prefix, e.g. `client.`.")] = None,
+    reseller: ResellerOpt = None,
+    entity: Annotated[str | None, typer.Option(help="Entity id (slug, uid, e-mail, id).")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=100_000, help="At most N events.")] = 100,
+    output: Output = Format.table,
+) -> None:
+    """List audit events, newest first.
+
+    Example: resellctl audit list --action license. --since 2026-01-01
+    """
+    from resellctl.domain import audit, clock
+
+    events = audit.list_events(
+        state(ctx).ctx(), since=clock.parse_date(since, "--since") if since else None,
+        actor_email=actor, action=action, reseller=reseller, entity=entity, limit=limit)
+    emit(events, output, columns=COLUMNS)

@@ -1,0 +1,66 @@
+"""The one place that turns domain errors into messages and exit codes."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from resellctl.domain import errors as e
+
+EXIT_CODES: dict[type[e.ResellError], int] = {
+    e.UsageError: 2,
+    e.NotFound: 3,
+    e.Conflict: 4,
+    e.Invalid: 5,
+    e.Denied: 6,
+    e.Insufficient: 7,
+    e.Partial: 9,
+    e.StoreUnavailable: 75,
+}
+INTERNAL = 1
+
+
+def exit_code(error: e.ResellError) -> int:
+    for kind, code in EXIT_CODES.items():
+        if isinstance(error, kind):
+            return code
+    return INTERNAL
+
+
+def report(error: e.ResellError, *, as_json: bool) -> int:
+    """Print the error on stderr (text or a JSON object); return its exit code."""
+    code = exit_code(error)
+    if as_json:
+        body: dict = {"code": error.code, "message": error.message, "exit_code": code}
+        if error.hint:
+            body["hint"] = error.hint
+        if error.details:
+            body["details"] = error.details
+        sys.stderr.write(json.dumps({"error": body}, ensure_ascii=False) + "\n")
+        return code
+    sys.stderr.write(f"Error: {error.message}\n")
+    for detail in error.details[:50]:
+        sys.stderr.write(f"  {_detail_line(detail)}\n")
+    if len(error.details) > 50:
+        sys.stderr.write(f"  ... and {len(error.details) - 50} more\n")
+    if error.hint:
+        sys.stderr.write(f"Hint: {error.hint}\n")
+    return code
+
+
+def report_internal(exc: BaseException, *, as_json: bool) -> int:
+    message = f"internal error: {type(exc).__name__}: {exc}".splitlines()[0]
+    if as_json:
+        sys.stderr.write(json.dumps({"error": {"code": "internal", "message": message,
+                                               "exit_code": INTERNAL}}) + "\n")
+    else:
+        sys.stderr.write(f"Error: {message}\nHint: rerun with --debug to see the traceback, "
+                         "and please report it\n")
+    return INTERNAL
+
+
+def _detail_line(detail: object) -> str:
+    if isinstance(detail, dict):
+        where = ", ".join(f"{k} {detail[k]}" for k in ("row", "column") if detail.get(k))
+        return f"{where}: {detail.get('message', '')}" if where else str(detail.get("message"))
+    return str(detail)

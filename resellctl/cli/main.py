@@ -1,0 +1,99 @@
+"""The root app: global options, error handling, and every command group."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated, Any
+
+import typer
+from typer.core import TyperGroup
+
+from resellctl import __version__
+from resellctl.cli import errors
+from resellctl.cli.state import State, state
+
+
+class ResellGroup(TyperGroup):
+    """Root group: domain errors become exit codes; no traceback without --debug."""
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except Exception as exc:  # noqa: BLE001 - the one place that reports everything
+            if type(exc).__module__.startswith("typer") or isinstance(exc, typer.Exit):
+                raise
+            current = ctx.obj if isinstance(ctx.obj, State) else State()
+            raise typer.Exit(_report(exc, current)) from None
+
+
+def _report(exc: Exception, current: State) -> int:
+    from resellctl.domain.errors import ResellError
+
+    as_json = current.output == "json"
+    if isinstance(exc, ResellError):
+        if current.debug and exc.__cause__ is not None:
+            import traceback
+
+            traceback.print_exception(exc.__cause__, file=sys.stderr)
+        return errors.report(exc, as_json=as_json)
+    if current.debug:
+        raise exc
+    return errors.report_internal(exc, as_json=as_json)
+
+
+app = typer.Typer(
+    cls=ResellGroup,
+    name="resellctl",
+    help="Administer a SaaS reseller channel: resellers, licences, clients, subscriptions.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"resellctl {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    db: Annotated[str | None, typer.Option("--db", envvar="RESELLCTL_DATABASE_URL",
+                                           help="Store URL: sqlite:///PATH or postgresql://…",
+                                           show_envvar=True)] = None,
+    profile: Annotated[str | None, typer.Option("--profile", envvar="RESELLCTL_PROFILE",
+                                                help="Named context from the config file.")] = None,
+    actor: Annotated[str | None, typer.Option("--as", envvar="RESELLCTL_ACTOR",
+                                              help="Acting user's e-mail.")] = None,
+    debug: Annotated[bool, typer.Option("--debug", envvar="RESELLCTL_DEBUG",
+                                        help="Show tracebacks for internal errors.")] = False,
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="Print the version.")] = False,
+) -> None:
+    """Administer a SaaS reseller channel: resellers, licences, clients, subscriptions.
+
+    Example: resellctl init --admin-email you@example.com --sample-data
+    """
+    current = state(ctx)
+    current.db, current.profile, current.actor, current.debug = db, profile, actor, debug
+
+
+def _register() -> None:
+    from resellctl.cli import audit, context, db, settings, setup, user
+
+    setup.register(app)
+    app.add_typer(db.app, name="db")
+    app.add_typer(context.app, name="context")
+    app.add_typer(settings.app, name="settings")
+    app.add_typer(user.app, name="user")
+    app.add_typer(audit.app, name="audit")
+
+
+_register()
+
+
+def run() -> None:
+    """Console-script entry point."""
+    app()

@@ -1,0 +1,34 @@
+"""`settings show|set`: store-wide settings."""
+
+from __future__ import annotations
+
+import typer
+
+from resellctl.cli.options import Output
+from resellctl.cli.output import Format, emit
+from resellctl.cli.state import state
+
+app = typer.Typer(help="Show or change store-wide settings.", no_args_is_help=True)
+
+
+@app.command()
+def show(ctx: typer.Context, output: Output = Format.table) -> None:
+    """Show every setting with its value.
+
+    Example: resellctl settings show -o json
+    """
+    from resellctl.domain import settings
+
+    emit(settings.show(state(ctx).ctx()), output)
+
+
+@app.command("set")
+def set_(ctx: typer.Context, key: str, value: str, output: Output = Format.table) -> None:
+    """Change a setting (super admin). Keys: trial_days, approval_base_url, support_base_url,
+    approval_ttl, support_session_max_ttl, currency.
+
+    Example: resellctl settings set trial_days 30
+    """
+    from resellctl.domain import settings
+
+    emit(settings.set_value(state(ctx).ctx(), key, value), output)

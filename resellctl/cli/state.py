@@ -1,0 +1,51 @@
+"""Per-invocation state: global options, and the one seam to a store and actor."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import typer
+
+if TYPE_CHECKING:
+    from resellctl.config import Resolved
+    from resellctl.domain.context import Ctx
+
+
+@dataclass
+class State:
+    db: str | None = None
+    profile: str | None = None
+    actor: str | None = None
+    debug: bool = False
+    output: str = "table"
+    _resolved: Resolved | None = field(default=None, repr=False)
+    _ctx: Ctx | None = field(default=None, repr=False)
+
+    @property
+    def resolved(self) -> Resolved:
+        if self._resolved is None:
+            from resellctl import config
+
+            self._resolved = config.resolve(db=self.db, actor=self.actor, profile=self.profile)
+        return self._resolved
+
+    def ctx(self) -> Ctx:
+        """The store and actor this invocation runs against (built once)."""
+        if self._ctx is None:
+            from resellctl.domain.context import Ctx
+            from resellctl.store.engine import Store
+
+            self._ctx = Ctx(store=Store(self.resolved.database_url), actor=self.resolved.actor)
+        return self._ctx
+
+    def reseller(self, given: str | None) -> str | None:
+        """`--reseller`, else the context's default reseller."""
+        return given or self.resolved.reseller
+
+
+def state(ctx: typer.Context) -> State:
+    root = ctx.find_root()
+    if not isinstance(root.obj, State):
+        root.obj = State()
+    return root.obj

@@ -1,0 +1,54 @@
+"""`user create|list|show`."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from resellctl.cli.options import Output
+from resellctl.cli.output import Format, emit
+from resellctl.cli.state import state
+
+app = typer.Typer(help="Manage the people who operate resellctl.", no_args_is_help=True)
+COLUMNS = ["email", "name", "is_super_admin", "created_at"]
+
+
+@app.command()
+def create(
+    ctx: typer.Context,
+    email: str,
+    name: Annotated[str | None, typer.Option(help="Full name.")] = None,
+    super_admin: Annotated[bool, typer.Option("--super-admin", help="Vendor staff.")] = False,
+    output: Output = Format.table,
+) -> None:
+    """Create a user (super admin).
+
+    Example: resellctl user create ana@partner.example --name "Ana Silva"
+    """
+    from resellctl.domain import users
+
+    emit(users.create_user(state(ctx).ctx(), email, name=name, super_admin=super_admin),
+         output)
+
+
+@app.command("list")
+def list_(ctx: typer.Context, output: Output = Format.table) -> None:
+    """List the users you can see.
+
+    Example: resellctl user list -o csv
+    """
+    from resellctl.domain import users
+
+    emit(users.list_users(state(ctx).ctx()), output, columns=COLUMNS)
+
+
+@app.command()
+def show(ctx: typer.Context, email: str, output: Output = Format.table) -> None:
+    """Show a user and its reseller memberships.
+
+    Example: resellctl user show ana@partner.example
+    """
+    from resellctl.domain import users
+
+    emit(users.show_user(state(ctx).ctx(), email), output)

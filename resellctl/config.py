@@ -1,0 +1,105 @@
+"""Profiles (contexts) in a TOML config file, written atomically with mode 0600.
+
+Precedence for every setting: option > environment > profile > default.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from resellctl.domain.errors import Invalid, NotFound
+
+APP = "resellctl"
+DEFAULT_PROFILE = "default"
+
+
+def config_path() -> Path:
+    env = os.environ.get("RESELLCTL_CONFIG")
+    if env:
+        return Path(env)
+    import platformdirs
+
+    return Path(platformdirs.user_config_dir(APP)) / "config.toml"
+
+
+def default_database_url() -> str:
+    import platformdirs
+
+    return f"sqlite:///{Path(platformdirs.user_data_dir(APP)) / 'resellctl.db'}"
+
+
+@dataclass
+class Config:
+    current: str | None = None
+    profiles: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    def profile(self, name: str | None) -> dict[str, str]:
+        """The named profile, or the current one; {} when none is set up."""
+        if name is None:
+            return self.profiles.get(self.current or DEFAULT_PROFILE, {})
+        if name not in self.profiles:
+            raise NotFound(f"context `{name}` not found", hint="run `resellctl context list`")
+        return self.profiles[name]
+
+
+def load(path: Path | None = None) -> Config:
+    path = path or config_path()
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return Config()
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise Invalid(f"config file {path} is not valid TOML: {exc}",
+                      hint="fix or remove the file") from exc
+    profiles = {str(k): {str(a): str(b) for a, b in v.items()}
+                for k, v in data.get("contexts", {}).items() if isinstance(v, dict)}
+    return Config(current=data.get("current_context"), profiles=profiles)
+
+
+def save(config: Config, path: Path | None = None) -> Path:
+    """Write the config atomically (temp file, then rename), readable by the owner only."""
+    import tomli_w
+
+    path = path or config_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data: dict = {}
+    if config.current:
+        data["current_context"] = config.current
+    data["contexts"] = config.profiles
+    fd, tmp = tempfile.mkstemp(prefix=".config-", suffix=".toml", dir=path.parent)
+    try:
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            tomli_w.dump(data, handle)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+@dataclass
+class Resolved:
+    """What one invocation runs against."""
+
+    database_url: str
+    actor: str | None
+    reseller: str | None
+    profile: str | None
+
+
+def resolve(*, db: str | None, actor: str | None, profile: str | None) -> Resolved:
+    """Apply option > environment > profile > default. Options already include env (Typer)."""
+    config = load()
+    chosen = config.profile(profile)
+    name = profile or (config.current if chosen else None)
+    return Resolved(
+        database_url=db or chosen.get("db") or default_database_url(),
+        actor=(actor or chosen.get("actor") or None),
+        reseller=chosen.get("reseller") or None,
+        profile=name,
+    )

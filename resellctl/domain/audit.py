@@ -1,0 +1,81 @@
+"""Audit events: written by the service that makes a change, in the same transaction."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import insert, select
+from sqlalchemy.engine import Connection
+
+from resellctl.domain import clock
+from resellctl.domain.access import Actor, load_actor, visible_reseller_ids
+from resellctl.domain.context import Ctx
+from resellctl.store.models import AuditEvent, Reseller
+
+AUDIT = AuditEvent.__table__
+RESELLER = Reseller.__table__
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return clock.iso(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
+def diff(before: dict | None, after: dict | None) -> dict:
+    """Only the fields that changed, as {"before": {...}, "after": {...}}."""
+    before, after = before or {}, after or {}
+    keys = [k for k in {**before, **after} if before.get(k) != after.get(k)]
+    return {"before": {k: _plain(before.get(k)) for k in keys if k in before},
+            "after": {k: _plain(after.get(k)) for k in keys if k in after}}
+
+
+def record(conn: Connection, actor: Actor | str, action: str, entity_type: str,
+           entity_id: object, *, reseller_id: int | None = None,
+           before: dict | None = None, after: dict | None = None,
+           extra: dict | None = None) -> None:
+    """Write one audit event inside the caller's transaction."""
+    changes = diff(before, after)
+    if extra:
+        changes.update({k: _plain(v) for k, v in extra.items()})
+    email = actor if isinstance(actor, str) else actor.email
+    conn.execute(insert(AUDIT).values(
+        at=clock.now(), actor_email=email, action=action, reseller_id=reseller_id,
+        entity_type=entity_type, entity_id=str(entity_id), changes=changes))
+
+
+def list_events(ctx: Ctx, *, since: date | None = None, actor_email: str | None = None,
+                action: str | None = None, reseller: str | None = None,
+                entity: str | None = None, limit: int = 100) -> list[dict]:
+    """Audit events the actor may see, newest first."""
+    from datetime import UTC
+
+    with ctx.store.read() as conn:
+        actor = load_actor(conn, ctx.actor)
+        query = (select(AUDIT, RESELLER.c.slug)
+                 .select_from(AUDIT.outerjoin(RESELLER, RESELLER.c.id == AUDIT.c.reseller_id))
+                 .order_by(AUDIT.c.id.desc()).limit(limit))
+        visible = visible_reseller_ids(actor)
+        if visible is not None:
+            query = query.where(AUDIT.c.reseller_id.in_(visible))
+        if since:
+            query = query.where(AUDIT.c.at >= datetime(since.year, since.month, since.day,
+                                                       tzinfo=UTC))
+        if actor_email:
+            query = query.where(AUDIT.c.actor_email == actor_email.strip().lower())
+        if action:
+            query = query.where(AUDIT.c.action.startswith(action, autoescape=True))
+        if reseller:
+            query = query.where(RESELLER.c.slug == reseller)
+        if entity:
+            query = query.where(AUDIT.c.entity_id == entity)
+        return [_event(row) for row in conn.execute(query)]
+
+
+def _event(row: Any) -> dict:
+    return {"id": row.id, "at": clock.iso(row.at), "actor": row.actor_email,
+            "action": row.action, "reseller": row.slug, "entity_type": row.entity_type,
+            "entity_id": row.entity_id, "changes": row.changes}

@@ -1,0 +1,89 @@
+"""Field validators shared by every service (and the importer's hot loop)."""
+
+from __future__ import annotations
+
+import re
+
+from resellctl.domain.errors import Invalid
+
+EMAIL = re.compile(r"^[^@\s,;<>()\[\]\"]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+                   r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$")
+SLUG = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+HOST = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+COLOUR = re.compile(r"^#[0-9A-Fa-f]{6}$")
+MAX_NAME = 200
+
+
+def email(value: str, field: str = "email") -> str:
+    text = (value or "").strip().lower()
+    if len(text) > 320 or not EMAIL.match(text):
+        raise Invalid(f"{field} `{value}` is not a valid e-mail address", code="invalid_email")
+    return text
+
+
+def name(value: str | None, field: str = "name") -> str:
+    text = (value or "").strip()
+    if not text:
+        raise Invalid(f"{field} must not be empty", code="invalid_name")
+    if len(text) > MAX_NAME:
+        raise Invalid(f"{field} is longer than {MAX_NAME} characters", code="invalid_name")
+    return text
+
+
+def optional_text(value: str | None, field: str, limit: int = MAX_NAME) -> str | None:
+    text = (value or "").strip()
+    if len(text) > limit:
+        raise Invalid(f"{field} is longer than {limit} characters", code="invalid_text")
+    return text or None
+
+
+def slug(value: str) -> str:
+    if not SLUG.match(value or ""):
+        raise Invalid(f"slug `{value}` is invalid: use 1-63 lower-case letters, digits and "
+                      "inner hyphens", code="invalid_slug")
+    return value
+
+
+def phone(value: str | None) -> str | None:
+    text = (value or "").strip()
+    if not text:
+        return None
+    digits = sum(ch.isdigit() for ch in text)
+    if not 6 <= digits <= 20 or len(text) > 64:
+        raise Invalid(f"phone `{value}` must contain 6 to 20 digits", code="invalid_phone")
+    return text
+
+
+def https_url(value: str, field: str) -> str:
+    from urllib.parse import urlsplit
+
+    text = (value or "").strip()
+    parts = urlsplit(text)
+    if parts.scheme != "https" or not parts.hostname or " " in text or len(text) > 2000:
+        raise Invalid(f"{field} `{value}` must be an https:// URL", code="invalid_url")
+    return text
+
+
+def colour(value: str, field: str) -> str:
+    if not COLOUR.match(value or ""):
+        raise Invalid(f"{field} `{value}` must be a colour like #1A2B3C", code="invalid_colour")
+    return value.upper()
+
+
+def host(value: str, field: str = "domain") -> str:
+    text = (value or "").strip().lower().rstrip(".")
+    if not HOST.match(text):
+        raise Invalid(f"{field} `{value}` is not a valid host name", code="invalid_domain")
+    return text
+
+
+def non_negative(value: int, field: str) -> int:
+    if value < 0:
+        raise Invalid(f"{field} must be 0 or more (got {value})", code="invalid_number")
+    return value
+
+
+def positive(value: int, field: str) -> int:
+    if value <= 0:
+        raise Invalid(f"{field} must be 1 or more (got {value})", code="invalid_quantity")
+    return value

@@ -1,0 +1,168 @@
+"""Engine and transaction factory: the only place that knows SQLite from PostgreSQL.
+
+SQLite runs in WAL mode with foreign keys on and a busy timeout; write
+transactions start with BEGIN IMMEDIATE so that a read-check-write cannot race.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from sqlalchemy import create_engine, event, text
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+
+from resellctl.domain.errors import Conflict, StoreUnavailable
+
+# Alembic's head for this version of the package; tests check it against the scripts,
+# so that a store command never has to import alembic.
+HEAD_REVISION = "0001"
+BUSY_TIMEOUT_MS = 30_000
+
+_PASSWORD = re.compile(r"(?P<head>://[^:/@]+:)[^@]*(?P<tail>@)")
+
+
+def redact(url: str) -> str:
+    """Hide the password of a database URL."""
+    return _PASSWORD.sub(r"\g<head>***\g<tail>", url)
+
+
+def driver_url(url: str) -> str:
+    """Map the user-facing URL onto the SQLAlchemy driver we ship (psycopg 3)."""
+    for prefix in ("postgresql://", "postgres://", "postgresql+psycopg2://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file behind a sqlite URL, or None for memory / other backends."""
+    if not url.startswith("sqlite:///"):
+        return None
+    raw = url[len("sqlite:///"):].split("?", 1)[0]
+    if not raw or raw == ":memory:":
+        return None
+    return Path(raw)
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record):  # noqa: ANN001
+        # Let SQLAlchemy, not pysqlite, emit BEGIN, so we can choose IMMEDIATE.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA synchronous = NORMAL")
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        immediate = conn.get_execution_options().get("write", False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def make_engine(url: str) -> Engine:
+    url = driver_url(url)
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
+        _configure_sqlite(engine)
+        return engine
+    return create_engine(url, pool_pre_ping=False, connect_args={"connect_timeout": 5})
+
+
+class Store:
+    """A database reached by URL. Opens transactions; checks the schema once."""
+
+    def __init__(self, url: str, *, check_schema: bool = True) -> None:
+        self.url = url
+        self.dialect = "sqlite" if url.startswith("sqlite") else "postgresql"
+        self._engine: Engine | None = None
+        self._schema_checked = not check_schema
+
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None:
+            path = sqlite_path(self.url)
+            if path is not None and not self._schema_checked and not path.exists():
+                raise StoreUnavailable(f"no store at {path}",
+                                       hint="run `resellctl init --admin-email EMAIL`")
+            self._engine = make_engine(self.url)
+        return self._engine
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        """A write transaction: locks first on SQLite, commits on success."""
+        with self._transaction(write=True) as conn:
+            yield conn
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        with self._transaction(write=False) as conn:
+            yield conn
+
+    @contextmanager
+    def _transaction(self, *, write: bool) -> Iterator[Connection]:
+        with translate_errors(self.url):
+            conn = self.engine.connect().execution_options(write=write)
+            try:
+                if not self._schema_checked:
+                    self._check_schema(conn)
+                with conn.begin():
+                    yield conn
+            finally:
+                conn.close()
+
+    def _check_schema(self, conn: Connection) -> None:
+        current = current_revision(conn)
+        if conn.in_transaction():
+            conn.rollback()
+        if current is None:
+            raise StoreUnavailable(f"the store at {redact(self.url)} is not initialised",
+                                   hint="run `resellctl init --admin-email EMAIL` "
+                                        "or `resellctl db upgrade`")
+        if current != HEAD_REVISION:
+            raise StoreUnavailable(
+                f"the store's schema is at revision {current}, this resellctl needs "
+                f"{HEAD_REVISION}",
+                hint="run `resellctl db upgrade` (or upgrade resellctl if the store is newer)")
+        self._schema_checked = True
+
+    def dispose(self) -> None:
+        if self._engine is not None:
+            self._engine.dispose()
+
+
+def current_revision(conn: Connection) -> str | None:
+    from sqlalchemy import inspect
+
+    if not inspect(conn).has_table("alembic_version"):
+        return None
+    return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+
+
+@contextmanager
+def translate_errors(url: str) -> Iterator[None]:
+    """Turn driver errors into domain errors, never leaking a password."""
+    try:
+        yield
+    except IntegrityError as exc:
+        raise Conflict("the change conflicts with an existing record",
+                       hint=_first_line(exc.orig)) from exc
+    except OperationalError as exc:
+        raise StoreUnavailable(f"store unavailable at {redact(url)}: {_first_line(exc.orig)}",
+                               hint="check the URL and that the database is running; "
+                                    "retry later if it is busy") from exc
+    except DBAPIError as exc:
+        if getattr(exc.orig, "sqlstate", "") in ("40001", "40P01", "55P03"):
+            raise StoreUnavailable("the store is busy (serialization conflict)",
+                                   hint="retry the command") from exc
+        raise
+
+
+def _first_line(error: object) -> str:
+    return redact(str(error).strip().splitlines()[0]) if str(error).strip() else ""

@@ -1,0 +1,50 @@
+"""Alembic, driven from code: the scripts ship inside the package."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from resellctl.store.engine import HEAD_REVISION, Store, current_revision, translate_errors
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def alembic_config(connection=None):  # noqa: ANN001, ANN201
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.attributes["connection"] = connection
+    return cfg
+
+
+def script_head() -> str:
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+def upgrade(store: Store, revision: str = "head") -> tuple[str | None, str]:
+    """Upgrade the store to `revision`; returns (before, after)."""
+    from alembic import command
+
+    if (path := _sqlite_parent(store)) is not None:
+        path.mkdir(parents=True, exist_ok=True)
+    with translate_errors(store.url), store.engine.begin() as conn:
+        before = current_revision(conn)
+        command.upgrade(alembic_config(conn), revision)
+        after = current_revision(conn)
+    return before, after
+
+
+def status(store: Store) -> dict:
+    with translate_errors(store.url), store.engine.connect() as conn:
+        current = current_revision(conn)
+    return {"current": current, "head": HEAD_REVISION, "up_to_date": current == HEAD_REVISION}
+
+
+def _sqlite_parent(store: Store) -> Path | None:
+    from resellctl.store.engine import sqlite_path
+
+    path = sqlite_path(store.url)
+    return path.parent if path else None
