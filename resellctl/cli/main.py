@@ -24,6 +24,9 @@ class ResellGroup(TyperGroup):
                 raise
             current = ctx.obj if isinstance(ctx.obj, State) else State()
             raise typer.Exit(_report(exc, current)) from None
+        finally:
+            if isinstance(ctx.obj, State):
+                ctx.obj.close()
 
 
 def _report(exc: Exception, current: State) -> int:

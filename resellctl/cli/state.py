@@ -39,6 +39,11 @@ class State:
             self._ctx = Ctx(store=Store(self.resolved.database_url), actor=self.resolved.actor)
         return self._ctx
 
+    def close(self) -> None:
+        """Release the store's connections (CliRunner runs many invocations per process)."""
+        if self._ctx is not None:
+            self._ctx.store.dispose()
+
     def reseller(self, given: str | None) -> str | None:
         """`--reseller`, else the context's default reseller."""
         return given or self.resolved.reseller
