@@ -84,13 +84,15 @@ def root(
 
 
 def _register() -> None:
-    from resellctl.cli import audit, context, db, settings, setup, user
+    from resellctl.cli import audit, context, db, license, reseller, settings, setup, user
 
     setup.register(app)
     app.add_typer(db.app, name="db")
     app.add_typer(context.app, name="context")
     app.add_typer(settings.app, name="settings")
     app.add_typer(user.app, name="user")
+    app.add_typer(reseller.app, name="reseller")
+    app.add_typer(license.app, name="license")
     app.add_typer(audit.app, name="audit")
 
 

@@ -1,0 +1,103 @@
+"""`license ...`: licence pools, quotes, grants and purchases, reconciliation."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from resellctl.cli.options import IdempotencyKey, Output
+from resellctl.cli.output import Format, emit
+from resellctl.cli.state import state
+
+app = typer.Typer(help="Licence pools: show, quote, grant, revoke, purchase, reconcile.",
+                  no_args_is_help=True)
+Slug = Annotated[str, typer.Argument(metavar="RESELLER", help="Reseller slug.")]
+Quantity = Annotated[int, typer.Argument(metavar="QUANTITY", help="Number of licences.")]
+Reason = Annotated[str | None, typer.Option(help="Why (kept in the audit trail).")]
+
+
+def _licenses():  # noqa: ANN202
+    from resellctl.domain import licenses
+
+    return licenses
+
+
+@app.command()
+def show(ctx: typer.Context, slug: Slug, output: Output = Format.table) -> None:
+    """Show a reseller's licence pool.
+
+    Example: resellctl license show acme
+    """
+    emit(_licenses().show(state(ctx).ctx(), slug), output)
+
+
+@app.command()
+def quote(ctx: typer.Context, quantity: Quantity, output: Output = Format.table) -> None:
+    """Price QUANTITY licences at the volume tier, and say when a cheaper tier is close.
+
+    Example: resellctl license quote 45
+    """
+    emit(_licenses().quote(state(ctx).ctx(), quantity), output)
+
+
+@app.command()
+def grant(ctx: typer.Context, slug: Slug, quantity: Quantity, reason: Reason = None,
+          output: Output = Format.table) -> None:
+    """Add licences to a pool without charge (super admin).
+
+    Example: resellctl license grant acme 25 --reason "launch bonus"
+    """
+    emit(_licenses().grant(state(ctx).ctx(), slug, quantity, reason), output)
+
+
+@app.command()
+def revoke(ctx: typer.Context, slug: Slug, quantity: Quantity, reason: Reason = None,
+           output: Output = Format.table) -> None:
+    """Remove free licences from a pool (super admin); licences in use stay.
+
+    Example: resellctl license revoke acme 5 --reason "contract change"
+    """
+    emit(_licenses().revoke(state(ctx).ctx(), slug, quantity, reason), output)
+
+
+@app.command()
+def purchase(ctx: typer.Context, slug: Slug, quantity: Quantity,
+             idempotency_key: IdempotencyKey = None, output: Output = Format.table) -> None:
+    """Buy licences at the tier price, paid from the reseller's balance.
+
+    Example: resellctl license purchase acme 10 --idempotency-key po-2026-118
+    """
+    emit(_licenses().purchase(state(ctx).ctx(), slug, quantity, idempotency_key), output)
+
+
+@app.command()
+def reconcile(
+    ctx: typer.Context,
+    slug: Annotated[str | None, typer.Argument(metavar="[RESELLER]",
+                                               help="Only this reseller.")] = None,
+    apply: Annotated[bool, typer.Option("--apply", help="Repair the drift found.")] = False,
+    output: Output = Format.table,
+) -> None:
+    """Recount licences in use; report drift and orphan clients (exit 9), repair with --apply.
+
+    Example: resellctl license reconcile --apply
+    """
+    from resellctl.domain.errors import Partial
+
+    try:
+        result = _licenses().reconcile(state(ctx).ctx(), slug, apply)
+    except Partial as found:
+        _emit_reconcile(found.result, output)
+        raise
+    _emit_reconcile(result, output)
+
+
+def _emit_reconcile(result: dict, output: Format) -> None:
+    if output != Format.table:
+        emit(result, output)
+        return
+    emit(result["resellers"], output, title="Licence drift",
+         columns=["reseller", "stored_used", "actual_used", "drift", "repaired", "note"])
+    emit(result["orphans"], output, title="Orphan clients",
+         columns=["client", "name", "reseller", "reason"])
