@@ -84,7 +84,17 @@ def root(
 
 
 def _register() -> None:
-    from resellctl.cli import audit, context, db, license, reseller, settings, setup, user
+    from resellctl.cli import (
+        audit,
+        client,
+        context,
+        db,
+        license,
+        reseller,
+        settings,
+        setup,
+        user,
+    )
 
     setup.register(app)
     app.add_typer(db.app, name="db")
@@ -93,6 +103,7 @@ def _register() -> None:
     app.add_typer(user.app, name="user")
     app.add_typer(reseller.app, name="reseller")
     app.add_typer(license.app, name="license")
+    app.add_typer(client.app, name="client")
     app.add_typer(audit.app, name="audit")
 
 

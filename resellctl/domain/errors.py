@@ -34,6 +34,14 @@ class Invalid(ResellError):
     code = "invalid"
 
 
+class FieldInvalid(Invalid):
+    """An invalid value of one named field (a CSV column, a command option)."""
+
+    def __init__(self, column: str, message: str, **kw) -> None:
+        super().__init__(message, **kw)
+        self.column = column
+
+
 class Denied(ResellError):
     code = "denied"
 

@@ -1,0 +1,330 @@
+"""`client ...`: the portfolio of client companies, and bulk import."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from resellctl.cli.options import Output, ResellerOpt, Yes, confirm
+from resellctl.cli.output import Format, emit, is_terminal
+from resellctl.cli.state import state
+
+app = typer.Typer(help="Manage client companies (tenants) and import them in bulk.",
+                  no_args_is_help=True)
+Uid = Annotated[str, typer.Argument(metavar="CLIENT", help="Client uid.")]
+PAGE = 50
+PORTFOLIO = ["uid", "client", "stage", "billing", "seats", "support", "trial_ends"]
+PORTFOLIO_HEADERS = {"uid": "UID", "client": "Client", "stage": "Stage", "billing": "Billing",
+                     "seats": "Seats", "support": "Support", "trial_ends": "Trial ends"}
+
+
+def _clients():  # noqa: ANN202
+    from resellctl.domain import clients
+
+    return clients
+
+
+@app.command()
+def create(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Option(help="Company name.")],
+    owner_name: Annotated[str, typer.Option(help="Name of the client's admin.")],
+    owner_email: Annotated[str, typer.Option(help="E-mail of the client's admin.")],
+    reseller: ResellerOpt = None,
+    owner_phone: Annotated[str | None, typer.Option(help="Phone, 6-20 digits.")] = None,
+    location: Annotated[str | None, typer.Option(help="City, country...")] = None,
+    stage: Annotated[str, typer.Option(help="lead, demo or trial.")] = "lead",
+    plan: Annotated[str | None, typer.Option(help="Commercial plan code.")] = None,
+    seats: Annotated[int, typer.Option(help="Seats allocated.")] = 0,
+    support_type: Annotated[str | None, typer.Option(
+        help="vendor or partner (default: partner under a partner-supported reseller).")
+    ] = None,
+    support_access: Annotated[bool, typer.Option(
+        "--support-access/--no-support-access", help="Allow support sessions (partner only).")
+    ] = False,
+    external_id: Annotated[str | None, typer.Option(help="Your id, unique per reseller.")
+                           ] = None,
+    if_not_exists: Annotated[bool, typer.Option(
+        "--if-not-exists", help="With --external-id: print the existing client, exit 0.")
+    ] = False,
+    output: Output = Format.table,
+) -> None:
+    """Create a client under a reseller (takes one licence), or a direct one (super admin).
+
+    Example: resellctl client create -r acme --name Bakery --owner-name Li --owner-email li@b.co
+    """
+    fields = {"name": name, "owner_name": owner_name, "owner_email": owner_email,
+              "owner_phone": owner_phone, "location": location, "stage": stage, "plan": plan,
+              "seats": seats, "support_type": support_type, "support_access": support_access,
+              "external_id": external_id}
+    current = state(ctx)
+    emit(_clients().create(current.ctx(), current.reseller(reseller), fields,
+                           if_not_exists=if_not_exists), output)
+
+
+@app.command("import")
+def import_(
+    ctx: typer.Context,
+    file: Annotated[str, typer.Argument(metavar="FILE",
+                                        help="CSV, .ndjson/.jsonl, or - for stdin.")],
+    reseller: ResellerOpt = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Check everything, write nothing.")
+                       ] = False,
+    on_existing: Annotated[str, typer.Option(
+        help="Rows whose external_id exists: error, skip or update.")] = "error",
+    continue_on_error: Annotated[bool, typer.Option(
+        "--continue-on-error", help="Write the valid rows; exit 9 if any failed.")] = False,
+    errors_out: Annotated[Path | None, typer.Option(
+        help="Write the failed rows, with an error column, to this CSV file.")] = None,
+    output: Output = Format.table,
+) -> None:
+    """Import clients from CSV or JSON lines: all rows validated, all or nothing by default.
+
+    Example: resellctl client import clients.csv -r acme --on-existing skip --errors-out bad.csv
+    """
+    from resellctl.domain import importer
+    from resellctl.domain.errors import Partial
+
+    current = state(ctx)
+    options = importer.Options(source=file, dry_run=dry_run, on_existing=on_existing,
+                               continue_on_error=continue_on_error)
+    with _records(file) as records, _progress() as progress:
+        try:
+            result = importer.import_clients(
+                current.ctx(), records, current.reseller(reseller), options, progress,
+                on_failures=(lambda rows: _write_errors(errors_out, rows)) if errors_out
+                else None)
+        except Partial as partial:
+            _emit_summary(partial.result, output)
+            raise
+    _emit_summary(result, output)
+
+
+class _records:  # noqa: N801 - a context manager used like a function
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.handle = None
+
+    def __enter__(self):  # noqa: ANN204
+        from resellctl.domain import importer
+        from resellctl.domain.errors import Invalid
+
+        if self.name == "-":
+            stream = sys.stdin
+            head = stream.read(1)
+            rest = _Prefixed(head, stream)
+            return (importer.read_ndjson if head == "{" else importer.read_csv)(rest)
+        path = Path(self.name)
+        try:
+            self.handle = path.open(encoding="utf-8-sig", newline="")
+        except (FileNotFoundError, IsADirectoryError) as exc:
+            raise Invalid(f"cannot read {path}: {exc.strerror}", code="file_not_found") from exc
+        reader = (importer.read_ndjson if path.suffix.lower() in (".ndjson", ".jsonl")
+                  else importer.read_csv)
+        return _decoded(reader(self.handle), path)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.handle is not None:
+            self.handle.close()
+
+
+def _decoded(records, path: Path):  # noqa: ANN001, ANN202
+    from resellctl.domain.errors import Invalid
+
+    try:
+        yield from records
+    except UnicodeDecodeError as exc:
+        raise Invalid(f"{path} is not UTF-8 text ({exc.reason} at byte {exc.start})",
+                      code="invalid_encoding", hint="save the file as UTF-8 CSV") from exc
+
+
+class _Prefixed:
+    """stdin with its first (peeked) character put back; iterable by lines."""
+
+    def __init__(self, head: str, stream) -> None:  # noqa: ANN001
+        self.head, self.stream = head, stream
+
+    def __iter__(self):  # noqa: ANN204
+        first = self.head + (self.stream.readline() if self.head not in ("", "\n") else "")
+        if first:
+            yield first
+        yield from self.stream
+
+
+class _progress:  # noqa: N801
+    """A Rich progress line on stderr when it is a terminal; otherwise nothing."""
+
+    def __enter__(self):  # noqa: ANN204
+        self.bar = None
+        if not is_terminal(sys.stderr):
+            return None
+        from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+        self.bar = Progress(SpinnerColumn(), TextColumn("{task.description}"),
+                            TextColumn("{task.completed:,} rows"), TimeElapsedColumn(),
+                            transient=True)
+        self.bar.start()
+        task = self.bar.add_task("importing", total=None)
+        return lambda done: self.bar.update(task, completed=done)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+
+def _write_errors(path: Path, failures: list[dict]) -> None:
+    import os
+    import tempfile
+
+    from resellctl.domain import importer
+
+    path = path.expanduser()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+        importer.failed_rows_csv(failures, handle)
+    os.replace(tmp, path)
+    sys.stderr.write(f"{len(failures)} failed row(s) written to {path}\n")
+
+
+def _emit_summary(result: dict, output: Format) -> None:
+    if output == Format.table:
+        emit({k: v for k, v in result.items() if k != "errors"}, output)
+    else:
+        emit(result, output)
+
+
+@app.command("list")
+def list_(
+    ctx: typer.Context,
+    reseller: ResellerOpt = None,
+    stage: Annotated[list[str] | None, typer.Option(help="Only this stage (repeatable).")
+                     ] = None,
+    status: Annotated[str | None, typer.Option(help="active or deactivated.")] = None,
+    search: Annotated[str | None, typer.Option(
+        help="Text in the name or owner e-mail, or an exact uid / external id.")] = None,
+    include_deleted: Annotated[bool, typer.Option("--include-deleted",
+                                                  help="Show deleted clients too.")] = False,
+    sort: Annotated[str, typer.Option(help="Field to sort by; prefix - for descending.")
+                    ] = "name",
+    limit: Annotated[int | None, typer.Option(min=1, help="At most N clients.")] = None,
+    offset: Annotated[int, typer.Option(min=0, help="Skip the first N.")] = 0,
+    output: Output = Format.table,
+) -> None:
+    """List the portfolio: stage, billing, seats used/allocated, support, trial end.
+
+    Example: resellctl client list -r acme --stage trial --stage demo --sort -created_at
+    """
+    clients = _clients()
+    current = state(ctx)
+    filters = {"reseller": current.reseller(reseller), "stages": stage or [],
+               "status": status, "search": search, "include_deleted": include_deleted}
+    paged = output == Format.table and limit is None and is_terminal()
+    rows = clients.iter_clients(current.ctx(), **filters, sort=sort,
+                                limit=PAGE if paged else limit, offset=offset)
+    if output != Format.table:
+        emit(rows, output, columns=list(clients.COLUMNS) + ["deleted_at"])
+        return
+    shown = [_portfolio_row(r) for r in rows]
+    emit(shown, output, columns=PORTFOLIO, headers=PORTFOLIO_HEADERS)
+    if paged:
+        total = clients.count_clients(current.ctx(), **filters)
+        if total > offset + len(shown):
+            sys.stderr.write(f"… {total - offset - len(shown)} more of {total}: use --offset "
+                             f"{offset + len(shown)}, --limit N, or -o csv\n")
+
+
+def _portfolio_row(row: dict) -> dict:
+    billing = row["billing_status"] + (f" · {row['plan']}" if row["plan"] else "")
+    return {"uid": row["uid"], "client": row["name"], "stage": row["stage"]
+            + (" (deactivated)" if row["status"] != "active" else "")
+            + (" (deleted)" if row.get("deleted_at") else ""),
+            "billing": billing,
+            "seats": f"{row['seats_used']}/{row['seats_allocated']}"
+            + (" ⚠" if row["seats_used"] > row["seats_allocated"] else ""),
+            "support": "On" if row["support_access"] else "Off",
+            "trial_ends": (row["trial_ends_at"] or "")[:10]}
+
+
+@app.command()
+def show(ctx: typer.Context, uid: Uid, output: Output = Format.table) -> None:
+    """Show one client.
+
+    Example: resellctl client show cl_1a2b3c4d5e6f -o json
+    """
+    emit(_clients().show(state(ctx).ctx(), uid), output)
+
+
+@app.command()
+def edit(
+    ctx: typer.Context,
+    uid: Uid,
+    name: Annotated[str | None, typer.Option(help="Company name.")] = None,
+    owner_name: Annotated[str | None, typer.Option(help="Admin's name.")] = None,
+    owner_email: Annotated[str | None, typer.Option(help="Admin's e-mail.")] = None,
+    owner_phone: Annotated[str | None, typer.Option(help="Phone ('' clears it).")] = None,
+    location: Annotated[str | None, typer.Option(help="Location ('' clears it).")] = None,
+    stage: Annotated[str | None, typer.Option(help="New stage (allowed moves only).")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Any stage move (super admin).")
+                     ] = False,
+    plan: Annotated[str | None, typer.Option(help="Plan code ('' clears it).")] = None,
+    seats: Annotated[int | None, typer.Option(help="Seats allocated.")] = None,
+    support_type: Annotated[str | None, typer.Option(help="vendor or partner.")] = None,
+    support_access: Annotated[bool | None, typer.Option(
+        "--support-access/--no-support-access", help="Allow support sessions.")] = None,
+    output: Output = Format.table,
+) -> None:
+    """Change a client's details, stage, plan, seats or support settings.
+
+    Example: resellctl client edit cl_1a2b3c4d5e6f --stage active --seats 25
+    """
+    fields = {"name": name, "owner_name": owner_name, "owner_email": owner_email,
+              "owner_phone": owner_phone, "location": location, "stage": stage, "plan": plan,
+              "seats": seats, "support_type": support_type, "support_access": support_access}
+    emit(_clients().edit(state(ctx).ctx(), uid, fields, force=force), output)
+
+
+@app.command()
+def usage(
+    ctx: typer.Context,
+    uid: Uid,
+    seats_used: Annotated[int, typer.Option(help="Seats in use now.")],
+    output: Output = Format.table,
+) -> None:
+    """Record the seats a client uses (may exceed its allocation; reports flag it).
+
+    Example: resellctl client usage cl_1a2b3c4d5e6f --seats-used 27
+    """
+    emit(_clients().usage(state(ctx).ctx(), uid, seats_used), output)
+
+
+@app.command()
+def deactivate(ctx: typer.Context, uid: Uid, output: Output = Format.table) -> None:
+    """Deactivate a client; its licence returns to the pool.
+
+    Example: resellctl client deactivate cl_1a2b3c4d5e6f
+    """
+    emit(_clients().set_status(state(ctx).ctx(), uid, False), output)
+
+
+@app.command()
+def reactivate(ctx: typer.Context, uid: Uid, output: Output = Format.table) -> None:
+    """Reactivate a client; it takes a licence again.
+
+    Example: resellctl client reactivate cl_1a2b3c4d5e6f
+    """
+    emit(_clients().set_status(state(ctx).ctx(), uid, True), output)
+
+
+@app.command()
+def delete(ctx: typer.Context, uid: Uid, yes: Yes = False,
+           output: Output = Format.table) -> None:
+    """Delete a client (soft: history stays; hidden from lists unless --include-deleted).
+
+    Example: resellctl client delete cl_1a2b3c4d5e6f --yes
+    """
+    confirm(f"Delete client {uid}?", yes)
+    emit(_clients().delete(state(ctx).ctx(), uid), output)

@@ -1,0 +1,480 @@
+"""Clients (tenants): the portfolio, stages, seats, trials and support access.
+
+Every licence movement goes through licenses.take / licenses.give_back.
+`clean_new` is the one normaliser for new clients, used by `client create`
+and by the importer's row loop alike.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, case, func, insert, or_, select, update
+from sqlalchemy.engine import Connection
+
+from resellctl.domain import audit, clock, licenses, settings, validate
+from resellctl.domain.access import (
+    RESELLER,
+    Actor,
+    load_actor,
+    require_role,
+    require_super_admin,
+    reseller_row,
+    visible_reseller_ids,
+)
+from resellctl.domain.context import Ctx
+from resellctl.domain.errors import Conflict, Denied, FieldInvalid, Invalid, NotFound
+from resellctl.store.models import Client, Plan, Subscription
+
+CLIENT = Client.__table__
+SUB = Subscription.__table__
+PLAN = Plan.__table__
+
+STAGES = ("lead", "demo", "trial", "active", "at_risk", "churned")
+START_STAGES = ("lead", "demo", "trial")
+MOVES = {
+    "lead": ("demo", "trial", "active", "churned"),
+    "demo": ("lead", "trial", "active", "churned"),
+    "trial": ("active", "at_risk", "churned"),
+    "active": ("at_risk", "churned"),
+    "at_risk": ("active", "churned"),
+    "churned": ("lead", "trial"),
+}
+SUPPORT_TYPES = ("vendor", "partner")
+TRUE = {"true", "yes", "y", "1", "on"}
+FALSE = {"false", "no", "n", "0", "off", ""}
+SORTABLE = ("name", "uid", "stage", "status", "created_at", "updated_at", "seats_allocated",
+            "seats_used", "trial_ends_at", "external_id", "owner_email")
+COLUMNS = ("uid", "reseller", "name", "location", "owner_name", "owner_email", "owner_phone",
+           "stage", "status", "billing_status", "plan", "seats_allocated", "seats_used",
+           "support_type", "support_access", "trial_ends_at", "external_id", "created_at",
+           "updated_at")
+
+
+@dataclass
+class Policy:
+    """What a new client of one reseller (or a direct client) may be."""
+
+    reseller_id: int | None
+    partner_supported: bool
+    plans: frozenset[str]
+    now: datetime
+    trial_ends_at: datetime
+
+
+def policy(conn: Connection, reseller: Any | None) -> Policy:
+    now = clock.now()
+    days = int(settings.get(conn, "trial_days"))
+    return Policy(reseller_id=reseller.id if reseller is not None else None,
+                  partner_supported=bool(reseller is not None and reseller.partner_supported),
+                  plans=frozenset(conn.execute(select(PLAN.c.code)).scalars()),
+                  now=now, trial_ends_at=now + timedelta(days=days))
+
+
+def new_uid() -> str:
+    return "cl_" + secrets.token_hex(6)
+
+
+def _text(fields: dict, key: str, limit: int = validate.MAX_NAME) -> str | None:
+    value = fields.get(key)
+    text = value.strip() if isinstance(value, str) else (None if value is None else str(value))
+    if text and len(text) > limit:
+        raise FieldInvalid(key, f"{key} is longer than {limit} characters")
+    return text or None
+
+
+def _required(fields: dict, key: str) -> str:
+    text = _text(fields, key)
+    if not text:
+        raise FieldInvalid(key, f"{key} is required")
+    return text
+
+
+def _seats(value: Any, key: str = "seats") -> int:
+    if value is None or value == "":
+        return 0
+    if isinstance(value, str):
+        if not value.strip().isdigit():
+            raise FieldInvalid(key, f"{key} `{value}` must be a whole number ≥ 0")
+        value = int(value)
+    if value < 0:
+        raise FieldInvalid(key, f"{key} must be 0 or more")
+    return value
+
+
+def _flag(value: Any, key: str) -> bool | None:
+    if value is None or isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in TRUE:
+        return True
+    if text in FALSE:
+        return None if text == "" else False
+    raise FieldInvalid(key, f"{key} `{value}` must be true or false")
+
+
+def _email(value: Any, key: str) -> str:
+    try:
+        return validate.email(value or "", key)
+    except Invalid as exc:
+        raise FieldInvalid(key, exc.message) from None
+
+
+def _phone(value: Any) -> str | None:
+    try:
+        return validate.phone(value)
+    except Invalid as exc:
+        raise FieldInvalid("owner_phone", exc.message) from None
+
+
+def _support(fields: dict, partner_supported: bool) -> tuple[str, bool]:
+    kind = _text(fields, "support_type") or ("partner" if partner_supported else "vendor")
+    if kind not in SUPPORT_TYPES:
+        raise FieldInvalid("support_type", f"support_type `{kind}` must be vendor or partner")
+    if kind == "partner" and not partner_supported:
+        raise FieldInvalid("support_type", "support_type partner needs a partner-supported "
+                                           "reseller")
+    access = bool(_flag(fields.get("support_access"), "support_access"))
+    if access and kind != "partner":
+        raise FieldInvalid("support_access", "support access can be on only for partner-"
+                                             "supported clients")
+    return kind, access
+
+
+def clean_new(fields: dict, rules: Policy) -> dict:
+    """Validate and normalise a new client's fields; raises FieldInvalid naming the field."""
+    stage = _text(fields, "stage") or "lead"
+    if stage not in START_STAGES:
+        raise FieldInvalid("stage", f"a new client starts as lead, demo or trial, not `{stage}`")
+    plan = _text(fields, "plan", 64)
+    if plan and plan not in rules.plans:
+        raise FieldInvalid("plan", f"plan `{plan}` is not in the catalog")
+    support_type, support_access = _support(fields, rules.partner_supported)
+    return {
+        "name": _required(fields, "name"),
+        "owner_name": _required(fields, "owner_name"),
+        "owner_email": _email(fields.get("owner_email"), "owner_email"),
+        "owner_phone": _phone(fields.get("owner_phone")),
+        "location": _text(fields, "location"),
+        "stage": stage,
+        "plan": plan,
+        "seats_allocated": _seats(fields.get("seats")),
+        "support_type": support_type,
+        "support_access": support_access,
+        "external_id": _text(fields, "external_id"),
+        "trial_ends_at": rules.trial_ends_at if stage == "trial" else None,
+    }
+
+
+# ---------------------------------------------------------------- reading
+
+def _billing_rank():  # noqa: ANN202
+    rank = case((SUB.c.status == "active", 3), (SUB.c.status == "paused", 2),
+                (SUB.c.status == "expired", 1), else_=0)
+    return (select(SUB.c.client_id, func.max(rank).label("rank"))
+            .group_by(SUB.c.client_id).subquery())
+
+
+def _select(now: datetime):  # noqa: ANN202
+    rank = _billing_rank()
+    billing = case((rank.c.rank == 3, "active"),
+                   (and_(CLIENT.c.stage == "trial", CLIENT.c.trial_ends_at > now), "trialing"),
+                   (rank.c.rank == 2, "paused"), (rank.c.rank == 1, "expired"), else_="none")
+    return (select(CLIENT, RESELLER.c.slug.label("reseller_slug"),
+                   billing.label("billing_status"))
+            .select_from(CLIENT.outerjoin(RESELLER, RESELLER.c.id == CLIENT.c.reseller_id)
+                         .outerjoin(rank, rank.c.client_id == CLIENT.c.id)))
+
+
+def client_dict(row: Any) -> dict:
+    iso = clock.iso
+    return {"uid": row.uid, "reseller": row.reseller_slug, "name": row.name,
+            "location": row.location, "owner_name": row.owner_name,
+            "owner_email": row.owner_email, "owner_phone": row.owner_phone,
+            "stage": row.stage, "status": row.status, "billing_status": row.billing_status,
+            "plan": row.plan, "seats_allocated": row.seats_allocated,
+            "seats_used": row.seats_used, "support_type": row.support_type,
+            "support_access": row.support_access, "trial_ends_at": iso(row.trial_ends_at),
+            "external_id": row.external_id, "created_at": iso(row.created_at),
+            "updated_at": iso(row.updated_at), "deleted_at": iso(row.deleted_at)}
+
+
+def _read(conn: Connection, client_id: int) -> dict:
+    return client_dict(conn.execute(_select(clock.now()).where(CLIENT.c.id == client_id)).one())
+
+
+def client_row(conn: Connection, actor: Actor, uid: str) -> Any:
+    """A client the actor can see, else NotFound (another reseller's client included)."""
+    row = conn.execute(select(CLIENT).where(CLIENT.c.uid == uid)).first()
+    visible = row is not None and (actor.is_super_admin or row.reseller_id in actor.roles)
+    if not visible:
+        raise NotFound(f"client `{uid}` not found", code="client_not_found",
+                       hint="run `resellctl client list --search TEXT`")
+    return row
+
+
+def show(ctx: Ctx, uid: str) -> dict:
+    with ctx.store.read() as conn:
+        return _read(conn, client_row(conn, load_actor(conn, ctx.actor), uid).id)
+
+
+def _filtered(actor: Actor, conn: Connection, *, reseller: str | None, stages: list[str],
+              status: str | None, search: str | None, include_deleted: bool):  # noqa: ANN202
+    query = _select(clock.now())
+    visible = visible_reseller_ids(actor)
+    if visible is not None:
+        query = query.where(CLIENT.c.reseller_id.in_(visible))
+    if reseller:
+        query = query.where(CLIENT.c.reseller_id == reseller_row(conn, actor, reseller).id)
+    bad = [s for s in stages if s not in STAGES]
+    if bad:
+        raise Invalid(f"unknown stage `{bad[0]}`; stages: " + ", ".join(STAGES),
+                      code="invalid_stage")
+    if stages:
+        query = query.where(CLIENT.c.stage.in_(stages))
+    if status:
+        if status not in ("active", "deactivated"):
+            raise Invalid(f"status `{status}` must be active or deactivated",
+                          code="invalid_status")
+        query = query.where(CLIENT.c.status == status)
+    if not include_deleted:
+        query = query.where(CLIENT.c.deleted_at.is_(None))
+    if search:
+        like = f"%{search.strip().lower()}%"
+        query = query.where(or_(func.lower(CLIENT.c.name).like(like),
+                                func.lower(CLIENT.c.owner_email).like(like),
+                                CLIENT.c.uid == search.strip(),
+                                CLIENT.c.external_id == search.strip()))
+    return query
+
+
+def _order(sort: str) -> Any:
+    field = sort.lstrip("-")
+    if field not in SORTABLE:
+        raise Invalid(f"cannot sort by `{sort}`; fields: " + ", ".join(SORTABLE)
+                      + " (prefix - for descending)", code="invalid_sort")
+    column = CLIENT.c[field]
+    return (column.desc() if sort.startswith("-") else column.asc(), CLIENT.c.id.asc())
+
+
+def iter_clients(ctx: Ctx, *, reseller: str | None = None, stages: list[str] | None = None,
+                 status: str | None = None, search: str | None = None,
+                 include_deleted: bool = False, sort: str = "name", limit: int | None = None,
+                 offset: int = 0) -> Iterator[dict]:
+    """Stream the portfolio as dicts (the transaction stays open while it is consumed)."""
+    with ctx.store.read() as conn:
+        actor = load_actor(conn, ctx.actor)
+        query = _filtered(actor, conn, reseller=reseller, stages=stages or [], status=status,
+                          search=search, include_deleted=include_deleted)
+        query = query.order_by(*_order(sort)).offset(offset)
+        if limit is not None:
+            query = query.limit(limit)
+        result = conn.execution_options(yield_per=2000).execute(query)
+        for row in result:
+            yield client_dict(row)
+
+
+def count_clients(ctx: Ctx, *, reseller: str | None = None, stages: list[str] | None = None,
+                  status: str | None = None, search: str | None = None,
+                  include_deleted: bool = False) -> int:
+    with ctx.store.read() as conn:
+        actor = load_actor(conn, ctx.actor)
+        query = _filtered(actor, conn, reseller=reseller, stages=stages or [], status=status,
+                          search=search, include_deleted=include_deleted)
+        return conn.execute(select(func.count()).select_from(query.subquery())).scalar_one()
+
+
+# ---------------------------------------------------------------- writing
+
+def target_reseller(conn: Connection, actor: Actor, slug: str | None, what: str) -> Any | None:
+    """The reseller a new client goes under (admin role needed), or None for a direct one."""
+    if slug is None:
+        require_super_admin(actor, f"{what} direct clients (pass --reseller)")
+        return None
+    row = reseller_row(conn, actor, slug)
+    require_role(actor, row.id, "admin", what)
+    return row
+
+
+def find_external(conn: Connection, reseller_id: int | None, external_id: str) -> Any | None:
+    owner = (CLIENT.c.reseller_id.is_(None) if reseller_id is None
+             else CLIENT.c.reseller_id == reseller_id)
+    return conn.execute(select(CLIENT).where(owner, CLIENT.c.external_id == external_id)).first()
+
+
+def create(ctx: Ctx, reseller: str | None, fields: dict, *,
+           if_not_exists: bool = False) -> dict:
+    """Create a client, taking one licence from its reseller's pool."""
+    with ctx.store.write() as conn:
+        actor = load_actor(conn, ctx.actor)
+        parent = target_reseller(conn, actor, reseller, "create clients")
+        rules = policy(conn, parent)
+        values = clean_new(fields, rules)
+        if values["external_id"]:
+            existing = find_external(conn, rules.reseller_id, values["external_id"])
+            if existing is not None:
+                if if_not_exists:
+                    return {**_read(conn, existing.id), "created": False}
+                raise Conflict(f"a client with external id `{values['external_id']}` "
+                               f"already exists ({existing.uid})", code="client_exists",
+                               hint="pass --if-not-exists to get the existing client")
+        if parent is not None:
+            licenses.take(conn, parent.id)
+        client_id = conn.execute(insert(CLIENT).values(
+            uid=new_uid(), reseller_id=rules.reseller_id, status="active", seats_used=0,
+            created_at=rules.now, updated_at=rules.now, **values)).inserted_primary_key[0]
+        result = _read(conn, client_id)
+        audit.record(conn, actor, "client.create", "client", result["uid"],
+                     reseller_id=rules.reseller_id, after=_auditable(result))
+        return {**result, "created": True}
+
+
+def _auditable(data: dict) -> dict:
+    return {k: v for k, v in data.items() if k not in ("billing_status", "created_at",
+                                                       "updated_at", "deleted_at")}
+
+
+def _writable(conn: Connection, actor: Actor, uid: str, what: str) -> Any:
+    row = client_row(conn, actor, uid)
+    if row.reseller_id is None:
+        require_super_admin(actor, what)
+    else:
+        require_role(actor, row.reseller_id, "admin", what)
+    if row.deleted_at is not None:
+        raise Conflict(f"client `{uid}` is deleted", code="client_deleted")
+    return row
+
+
+def stage_values(row: Any, stage: str, *, force: bool, actor: Actor, now: datetime,
+                 trial_days: int) -> dict:
+    """The column changes for a stage move, after checking the allowed moves."""
+    if stage not in STAGES:
+        raise FieldInvalid("stage", f"unknown stage `{stage}`; stages: " + ", ".join(STAGES))
+    if stage == row.stage:
+        return {}
+    if stage not in MOVES[row.stage]:
+        if not force:
+            raise Conflict(f"a {row.stage} client cannot move to {stage}; allowed: "
+                           + ", ".join(MOVES[row.stage]), code="stage_move_refused",
+                           hint="a super admin may pass --force")
+        if not actor.is_super_admin:
+            raise Denied("only a super admin can --force a stage move", code="super_admin_only")
+    values: dict[str, Any] = {"stage": stage}
+    if stage == "trial" and not (row.trial_ends_at and row.trial_ends_at > now):
+        values["trial_ends_at"] = now + timedelta(days=trial_days)
+    return values
+
+
+def edit_values(conn: Connection, actor: Actor, row: Any, fields: dict, force: bool) -> dict:
+    """Validate an edit of an existing client; returns the columns to change."""
+    values: dict[str, Any] = {}
+    for key in ("name", "owner_name"):
+        if fields.get(key) is not None:
+            values[key] = _required(fields, key)
+    if fields.get("owner_email") is not None:
+        values["owner_email"] = _email(fields["owner_email"], "owner_email")
+    if fields.get("owner_phone") is not None:
+        values["owner_phone"] = _phone(fields["owner_phone"])
+    if fields.get("location") is not None:
+        values["location"] = _text(fields, "location")
+    if fields.get("plan") is not None:
+        values["plan"] = _plan(conn, fields["plan"])
+    if fields.get("seats") is not None:
+        values["seats_allocated"] = _seats(fields["seats"])
+    if fields.get("stage"):
+        now = clock.now()
+        values.update(stage_values(row, fields["stage"], force=force, actor=actor, now=now,
+                                   trial_days=int(settings.get(conn, "trial_days"))))
+    if fields.get("support_type") is not None or fields.get("support_access") is not None:
+        values.update(_support_edit(conn, row, fields))
+    return values
+
+
+def _plan(conn: Connection, code: str) -> str | None:
+    code = code.strip()
+    if not code:
+        return None
+    if not conn.execute(select(PLAN.c.code).where(PLAN.c.code == code)).first():
+        raise FieldInvalid("plan", f"plan `{code}` is not in the catalog")
+    return code
+
+
+def _support_edit(conn: Connection, row: Any, fields: dict) -> dict:
+    partner_ok = bool(row.reseller_id is not None and conn.execute(
+        select(RESELLER.c.partner_supported).where(RESELLER.c.id == row.reseller_id)).scalar())
+    merged = {"support_type": fields.get("support_type") or row.support_type,
+              "support_access": fields["support_access"]
+              if fields.get("support_access") is not None
+              else (row.support_access and (fields.get("support_type") or row.support_type)
+                    == "partner")}
+    kind, access = _support(merged, partner_ok)
+    return {"support_type": kind, "support_access": access}
+
+
+def edit(ctx: Ctx, uid: str, fields: dict, *, force: bool = False) -> dict:
+    with ctx.store.write() as conn:
+        actor = load_actor(conn, ctx.actor)
+        row = _writable(conn, actor, uid, "edit clients")
+        values = edit_values(conn, actor, row, fields, force)
+        before = _read(conn, row.id)
+        if values:
+            conn.execute(update(CLIENT).where(CLIENT.c.id == row.id)
+                         .values(**values, updated_at=clock.now()))
+        after = _read(conn, row.id)
+        audit.record(conn, actor, "client.edit", "client", uid, reseller_id=row.reseller_id,
+                     before=_auditable(before), after=_auditable(after),
+                     extra={"forced": True} if force else None)
+        return after
+
+
+def usage(ctx: Ctx, uid: str, seats_used: int) -> dict:
+    """Record the seats a client uses (may exceed the allocation; reports flag it)."""
+    seats = _seats(seats_used, "--seats-used")
+    with ctx.store.write() as conn:
+        actor = load_actor(conn, ctx.actor)
+        row = _writable(conn, actor, uid, "record usage")
+        conn.execute(update(CLIENT).where(CLIENT.c.id == row.id)
+                     .values(seats_used=seats, updated_at=clock.now()))
+        audit.record(conn, actor, "client.usage", "client", uid, reseller_id=row.reseller_id,
+                     before={"seats_used": row.seats_used}, after={"seats_used": seats})
+        return {**_read(conn, row.id), "over_allocation": seats > row.seats_allocated}
+
+
+def set_status(ctx: Ctx, uid: str, active: bool) -> dict:
+    """Deactivate (licence back) or reactivate (licence taken again)."""
+    verb = "reactivate" if active else "deactivate"
+    with ctx.store.write() as conn:
+        actor = load_actor(conn, ctx.actor)
+        row = _writable(conn, actor, uid, f"{verb} clients")
+        wanted = "active" if active else "deactivated"
+        if row.status == wanted:
+            raise Conflict(f"client `{uid}` is already {wanted}", code="client_state")
+        if row.reseller_id is not None:
+            if active:
+                licenses.take(conn, row.reseller_id)
+            else:
+                licenses.give_back(conn, row.reseller_id)
+        conn.execute(update(CLIENT).where(CLIENT.c.id == row.id)
+                     .values(status=wanted, updated_at=clock.now()))
+        audit.record(conn, actor, f"client.{verb}", "client", uid, reseller_id=row.reseller_id,
+                     before={"status": row.status}, after={"status": wanted})
+        return _read(conn, row.id)
+
+
+def delete(ctx: Ctx, uid: str) -> dict:
+    """Soft delete: the row and its history stay; an active client's licence comes back."""
+    with ctx.store.write() as conn:
+        actor = load_actor(conn, ctx.actor)
+        row = _writable(conn, actor, uid, "delete clients")
+        if row.reseller_id is not None and row.status == "active":
+            licenses.give_back(conn, row.reseller_id)
+        now = clock.now()
+        conn.execute(update(CLIENT).where(CLIENT.c.id == row.id)
+                     .values(deleted_at=now, updated_at=now))
+        audit.record(conn, actor, "client.delete", "client", uid, reseller_id=row.reseller_id,
+                     before={"deleted_at": None}, after={"deleted_at": now})
+        return _read(conn, row.id)

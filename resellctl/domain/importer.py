@@ -1,0 +1,403 @@
+"""`client import`: validate every row, then write set-based, in one transaction.
+
+One pass over the file: rows are validated and, while no row has failed,
+written in chunks (COPY on PostgreSQL, executemany on SQLite) inside a single
+transaction. Any failure in all-or-nothing mode rolls the whole transaction
+back, so a failing or killed import leaves the store as it was.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, TextIO
+
+from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy.engine import Connection
+
+from resellctl.domain import audit, clients, licenses
+from resellctl.domain.access import RESELLER, load_actor
+from resellctl.domain.context import Ctx
+from resellctl.domain.errors import Conflict, FieldInvalid, Insufficient, Invalid, Partial
+from resellctl.store.models import ClientImport
+
+CLIENT = clients.CLIENT
+IMPORT = ClientImport.__table__
+COLUMNS = ("name", "owner_name", "owner_email", "owner_phone", "location", "stage", "plan",
+           "seats", "support_type", "support_access", "external_id")
+REQUIRED = ("name", "owner_name", "owner_email")
+CHUNK = 5000
+INSERT_COLUMNS = ("uid", "reseller_id", "name", "location", "owner_name", "owner_email",
+                  "owner_phone", "stage", "status", "plan", "seats_allocated", "seats_used",
+                  "support_type", "support_access", "trial_ends_at", "external_id",
+                  "import_id", "created_at", "updated_at")
+ON_EXISTING = ("error", "skip", "update")
+
+
+# ---------------------------------------------------------------- reading files
+
+def _header(cells: list[str]) -> list[str]:
+    names = [c.strip().lower().lstrip("\ufeff") for c in cells]
+    unknown = [n for n in names if n not in COLUMNS]
+    missing = [n for n in REQUIRED if n not in names]
+    if unknown or missing or len(set(names)) != len(names):
+        problems = []
+        if unknown:
+            problems.append("unknown columns " + ", ".join(unknown))
+        if missing:
+            problems.append("missing required columns " + ", ".join(missing))
+        if len(set(names)) != len(names):
+            problems.append("repeated columns")
+        raise Invalid("the file's header has " + "; ".join(problems), code="invalid_header",
+                      hint="columns: " + ", ".join(COLUMNS) + " (the first three required)")
+    return names
+
+
+def read_csv(stream: TextIO) -> Iterator[tuple[int, dict | str]]:
+    """Yield (row number, cells) with spreadsheet numbering: the header is row 1."""
+    reader = csv.reader(stream)
+    header = None
+    for cells in reader:
+        if cells and any(c.strip() for c in cells):
+            header = _header(cells)
+            break
+    if header is None:
+        raise Invalid("the file is empty", code="empty_file")
+    width = len(header)
+    number = 1
+    for cells in reader:
+        number += 1
+        if not cells or not any(c.strip() for c in cells):
+            continue
+        if len(cells) != width:
+            yield number, f"expected {width} cells, found {len(cells)}"
+            continue
+        yield number, dict(zip(header, cells, strict=True))
+
+
+def read_ndjson(stream: TextIO) -> Iterator[tuple[int, dict | str]]:
+    """Yield (line number, object) from JSON lines."""
+    for number, line in enumerate(stream, start=1):
+        if not line.strip():
+            continue
+        try:
+            data = json.loads(line)
+        except json.JSONDecodeError as exc:
+            yield number, f"not valid JSON: {exc.msg}"
+            continue
+        if not isinstance(data, dict):
+            yield number, "each line must be a JSON object"
+            continue
+        unknown = [k for k in data if k not in COLUMNS]
+        if unknown:
+            yield number, "unknown fields " + ", ".join(unknown)
+            continue
+        yield number, {k: (v if isinstance(v, str | bool | int) or v is None else str(v))
+                       for k, v in data.items()}
+
+
+# ---------------------------------------------------------------- the import
+
+@dataclass
+class Options:
+    source: str = "-"
+    dry_run: bool = False
+    on_existing: str = "error"
+    continue_on_error: bool = False
+
+
+@dataclass
+class Run:
+    """The running tally of one import."""
+
+    created: int = 0
+    updated: int = 0
+    skipped: int = 0
+    failures: list[dict] = field(default_factory=list)
+    short_of_licences: bool = False
+    seen: dict[str, int] = field(default_factory=dict)
+
+    def fail(self, row: int, column: str | None, message: str, raw: dict | None) -> None:
+        self.failures.append({"row": row, "column": column, "message": message,
+                              "cells": raw or {}})
+
+
+def import_clients(ctx: Ctx, records: Iterable[tuple[int, dict | str]], reseller: str | None,
+                   options: Options, progress: Callable[[int], None] | None = None,
+                   on_failures: Callable[[list[dict]], None] | None = None) -> dict:
+    """Import client rows; `on_failures` gets the failed rows (cells + reason) if any."""
+    if options.on_existing not in ON_EXISTING:
+        raise Invalid(f"--on-existing must be one of {', '.join(ON_EXISTING)}",
+                      code="invalid_option")
+    transaction = ctx.store.read if options.dry_run else ctx.store.write
+    with transaction() as conn:
+        actor = load_actor(conn, ctx.actor)
+        parent = clients.target_reseller(conn, actor, reseller, "import clients")
+        job = _Job(conn, actor, parent, options)
+        job.run(records, progress)
+        result = job.finish()
+        if job.tally.failures and on_failures is not None:
+            on_failures(job.tally.failures)
+        _refuse_unless_whole(result, job.tally, options)  # raising here rolls back
+    if job.tally.failures:
+        raise Partial(f"{len(job.tally.failures)} row(s) failed; the others were "
+                      + ("checked" if options.dry_run else "written"),
+                      code="partial_import", result=result,
+                      details=_details(job.tally.failures))
+    return result
+
+
+def _refuse_unless_whole(result: dict, tally: Run, options: Options) -> None:
+    """All-or-nothing mode: any failed row or missing licence refuses the whole import."""
+    if tally.failures and not options.continue_on_error:
+        raise Invalid(f"{len(tally.failures)} row(s) failed validation; nothing was written",
+                      code="invalid_rows", details=_details(tally.failures),
+                      hint="fix the rows (see --errors-out) or pass --continue-on-error")
+    if tally.short_of_licences and not options.continue_on_error:
+        raise Insufficient(result["licence_message"], code="no_free_license",
+                           hint="buy licences with `resellctl license purchase`, or pass "
+                                "--continue-on-error to import what fits")
+
+
+def _details(failures: list[dict]) -> list[dict]:
+    return [{k: f[k] for k in ("row", "column", "message")} for f in failures]
+
+
+class _Job:
+    def __init__(self, conn: Connection, actor: Any, parent: Any, options: Options) -> None:
+        self.conn, self.actor, self.parent, self.options = conn, actor, parent, options
+        self.rules = clients.policy(conn, parent)
+        if parent is not None and not parent.is_active:
+            raise Conflict(f"reseller `{parent.slug}` is inactive", code="reseller_inactive")
+        self.tally = Run()
+        self.free = (parent.license_count - parent.license_used) if parent is not None else None
+        self.free_at_start = self.free
+        self.existing = self._existing()
+        self.batch: list[dict] = []
+        self.updates: list[dict] = []
+        self.import_id = None if options.dry_run else self._start()
+        self.insert_row = _row_writer(conn, self.rules, self.import_id)
+
+    def _existing(self) -> dict[str, Any]:
+        owner = (CLIENT.c.reseller_id.is_(None) if self.parent is None
+                 else CLIENT.c.reseller_id == self.parent.id)
+        rows = self.conn.execute(
+            select(CLIENT.c.id, CLIENT.c.uid, CLIENT.c.external_id, CLIENT.c.stage,
+                   CLIENT.c.trial_ends_at, CLIENT.c.deleted_at, CLIENT.c.support_type,
+                   CLIENT.c.support_access)
+            .where(owner, CLIENT.c.external_id.is_not(None)))
+        return {row.external_id: row for row in rows}
+
+    def _start(self) -> int:
+        return self.conn.execute(insert(IMPORT).values(
+            reseller_id=self.rules.reseller_id, source=self.options.source[:500],
+            actor_email=self.actor.email, created_at=self.rules.now)).inserted_primary_key[0]
+
+    @property
+    def writing(self) -> bool:
+        """In all-or-nothing mode, writing stops at the first failure (it will roll back)."""
+        if self.options.dry_run:
+            return False
+        return self.options.continue_on_error or not (self.tally.failures
+                                                      or self.tally.short_of_licences)
+
+    def run(self, records: Iterable[tuple[int, dict | str]],
+            progress: Callable[[int], None] | None) -> None:
+        for count, (number, raw) in enumerate(records, start=1):
+            if isinstance(raw, str):
+                self.tally.fail(number, None, raw, None)
+            else:
+                self._row(number, raw)
+            if len(self.batch) >= CHUNK:
+                self._flush()
+            if progress and count % CHUNK == 0:
+                progress(count)
+        self._flush()
+
+    def _row(self, number: int, raw: dict) -> None:
+        try:
+            values = clients.clean_new(raw, self.rules)
+            external = values["external_id"]
+            if external:
+                self._check_duplicate(number, external)
+                match = self.existing.get(external)
+                if match is not None:
+                    self._existing_row(number, raw, values, match)
+                    return
+            values["_row"], values["_raw"] = number, raw
+            self.batch.append(values)
+        except FieldInvalid as exc:
+            self.tally.fail(number, exc.column, exc.message, raw)
+
+    def _check_duplicate(self, number: int, external: str) -> None:
+        first = self.tally.seen.setdefault(external, number)
+        if first != number:
+            raise FieldInvalid("external_id", f"external_id `{external}` repeats row {first}")
+
+    def _existing_row(self, number: int, raw: dict, values: dict, match: Any) -> None:
+        mode = self.options.on_existing
+        if mode == "error":
+            raise FieldInvalid("external_id", f"a client with external_id `{match.external_id}`"
+                                              f" exists ({match.uid}); use --on-existing "
+                                              "skip or update")
+        if mode == "skip":
+            self.tally.skipped += 1
+            return
+        if match.deleted_at is not None:
+            raise FieldInvalid("external_id", f"matches deleted client {match.uid}")
+        changes = self._update_values(raw, values, match)
+        self.tally.updated += 1
+        if self.writing:
+            self.updates.append(changes)
+        if len(self.updates) >= CHUNK and self.writing:
+            self._flush_updates()
+
+    def _update_values(self, raw: dict, values: dict, match: Any) -> dict:
+        """Cells given in the row replace the client's values; empty cells keep them."""
+        given = {k for k, v in raw.items() if v not in (None, "")}
+        changed = {k: values[k] for k in ("name", "owner_name", "owner_email")}
+        for cell, column in (("owner_phone", "owner_phone"), ("location", "location"),
+                             ("plan", "plan"), ("seats", "seats_allocated"),
+                             ("support_type", "support_type"),
+                             ("support_access", "support_access")):
+            if cell in given:
+                changed[column] = values[column]
+        if "stage" in given:
+            try:
+                changed.update(clients.stage_values(
+                    match, raw["stage"].strip() if isinstance(raw["stage"], str)
+                    else raw["stage"], force=False, actor=self.actor, now=self.rules.now,
+                    trial_days=(self.rules.trial_ends_at - self.rules.now).days))
+            except Conflict as exc:
+                raise FieldInvalid("stage", exc.message) from None
+        changed["_id"] = match.id
+        return changed
+
+    def _claim(self, wanted: int) -> int:
+        """How many of `wanted` new rows get a licence (all of them for direct clients)."""
+        if self.parent is None:
+            return wanted
+        if self.options.dry_run:
+            granted = min(wanted, self.free)
+            self.free -= granted
+            return granted
+        try:
+            licenses.take(self.conn, self.parent.id, wanted)
+            return wanted
+        except Insufficient:
+            row = self.conn.execute(select(RESELLER.c.license_count, RESELLER.c.license_used)
+                                    .where(RESELLER.c.id == self.parent.id)).one()
+            free = row.license_count - row.license_used
+            if free > 0:
+                licenses.take(self.conn, self.parent.id, free)
+            return free
+
+    def _flush(self) -> None:
+        batch, self.batch = self.batch, []
+        if self.writing and self.updates:
+            self._flush_updates()
+        if not batch:
+            return
+        if not (self.writing or self.options.dry_run):
+            self.tally.created += len(batch)  # all-or-nothing after a failure: only count
+            return
+        granted = self._claim(len(batch))
+        if granted < len(batch):
+            self._short(batch[granted:])
+        if self.writing and granted:
+            self.insert_row(batch[:granted])
+        self.tally.created += granted if self.options.continue_on_error else len(batch)
+
+    def _short(self, rows: list[dict]) -> None:
+        self.tally.short_of_licences = True
+        if self.options.continue_on_error:
+            for values in rows:
+                self.tally.fail(values["_row"], None, "no free licence", values["_raw"])
+
+    def _flush_updates(self) -> None:
+        updates, self.updates = self.updates, []
+        groups: dict[tuple[str, ...], list[dict]] = {}
+        for values in updates:
+            groups.setdefault(tuple(sorted(values)), []).append(values)
+        for keys, rows in groups.items():
+            columns = {k: bindparam(k) for k in keys if k != "_id"}
+            statement = (update(CLIENT).where(CLIENT.c.id == bindparam("_id"))
+                         .values(**columns, updated_at=self.rules.now))
+            self.conn.execute(statement, rows)
+
+    def finish(self) -> dict:
+        tally = self.tally
+        result = {"created": tally.created, "updated": tally.updated, "skipped": tally.skipped,
+                  "failed": len(tally.failures), "dry_run": self.options.dry_run,
+                  "import_id": self.import_id,
+                  "reseller": self.parent.slug if self.parent is not None else None,
+                  "errors": _details(tally.failures)}
+        if tally.short_of_licences:
+            result["licence_message"] = (
+                f"{tally.created} new client(s) need as many licences; reseller "
+                f"`{self.parent.slug}` has {self.free_at_start} free")
+        if self.import_id is not None and self.writing:
+            counts = {k: result[k] for k in ("created", "updated", "skipped", "failed")}
+            self.conn.execute(update(IMPORT).where(IMPORT.c.id == self.import_id)
+                              .values(**counts))
+            audit.record(self.conn, self.actor, "client.import", "import", self.import_id,
+                         reseller_id=self.rules.reseller_id,
+                         extra={"source": self.options.source, **counts})
+        return result
+
+
+def _row_writer(conn: Connection, rules: clients.Policy,
+                import_id: int | None) -> Callable[[list[dict]], None]:
+    """A set-based writer of new client rows: COPY on PostgreSQL, executemany on SQLite."""
+    if conn.dialect.name == "postgresql":
+        return lambda rows: _copy_rows(conn, rules, import_id, rows)
+    processor = CLIENT.c.created_at.type._cached_bind_processor(conn.dialect)
+    stamp = processor(rules.now) if processor else rules.now
+    trial = processor(rules.trial_ends_at) if processor else rules.trial_ends_at
+    sql = (f"INSERT INTO client ({', '.join(INSERT_COLUMNS)}) "
+           f"VALUES ({', '.join('?' * len(INSERT_COLUMNS))})")
+
+    def write(rows: list[dict]) -> None:
+        conn.exec_driver_sql(sql, [_tuple(v, rules, import_id, stamp, trial, int)
+                                   for v in rows])
+    return write
+
+
+def _tuple(v: dict, rules: clients.Policy, import_id: int | None, stamp: Any, trial: Any,
+           boolean: Callable[[bool], Any]) -> tuple:
+    return (clients.new_uid(), rules.reseller_id, v["name"], v["location"], v["owner_name"],
+            v["owner_email"], v["owner_phone"], v["stage"], "active", v["plan"],
+            v["seats_allocated"], 0, v["support_type"], boolean(v["support_access"]),
+            trial if v["trial_ends_at"] is not None else None, v["external_id"], import_id,
+            stamp, stamp)
+
+
+def _copy_rows(conn: Connection, rules: clients.Policy, import_id: int | None,
+               rows: list[dict]) -> None:
+    raw = conn.connection.dbapi_connection
+    with raw.cursor() as cursor, cursor.copy(
+            f"COPY client ({', '.join(INSERT_COLUMNS)}) FROM STDIN") as copy:
+        for values in rows:
+            copy.write_row(_tuple(values, rules, import_id, rules.now, rules.trial_ends_at,
+                                  bool))
+
+
+def failed_rows_csv(failures: list[dict], out: TextIO) -> None:
+    """The failed rows with an `error` column, ready to fix and import again."""
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow([*COLUMNS, "error"])
+    for failure in failures:
+        cells = failure["cells"]
+        where = f"row {failure['row']}" + (f", {failure['column']}" if failure["column"] else "")
+        writer.writerow([_cell(cells.get(c)) for c in COLUMNS]
+                        + [f"{where}: {failure['message']}"])
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
