@@ -12,6 +12,7 @@ SLUG = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 HOST = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 COLOUR = re.compile(r"^#[0-9A-Fa-f]{6}$")
 MAX_NAME = 200
+_NO_DIGITS = str.maketrans("", "", "0123456789")
 
 
 def email(value: str, field: str = "email") -> str:
@@ -48,7 +49,7 @@ def phone(value: str | None) -> str | None:
     text = (value or "").strip()
     if not text:
         return None
-    digits = sum(ch.isdigit() for ch in text)
+    digits = len(text) - len(text.translate(_NO_DIGITS))
     if not 6 <= digits <= 20 or len(text) > 64:
         raise Invalid(f"phone `{value}` must contain 6 to 20 digits", code="invalid_phone")
     return text
