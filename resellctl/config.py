@@ -55,9 +55,13 @@ def load(path: Path | None = None) -> Config:
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise Invalid(f"config file {path} is not valid TOML: {exc}",
                       hint="fix or remove the file") from exc
-    profiles = {str(k): {str(a): str(b) for a, b in v.items()}
-                for k, v in data.get("contexts", {}).items() if isinstance(v, dict)}
-    return Config(current=data.get("current_context"), profiles=profiles)
+    contexts, current = data.get("contexts", {}), data.get("current_context")
+    if (not isinstance(contexts, dict) or not all(isinstance(v, dict) for v in contexts.values())
+            or not isinstance(current, str | None)):
+        raise Invalid(f"config file {path}: `contexts` must hold tables and "
+                      "`current_context` must be a string", hint="fix or remove the file")
+    profiles = {str(k): {str(a): str(b) for a, b in v.items()} for k, v in contexts.items()}
+    return Config(current=current, profiles=profiles)
 
 
 def save(config: Config, path: Path | None = None) -> Path:
@@ -96,7 +100,7 @@ def resolve(*, db: str | None, actor: str | None, profile: str | None) -> Resolv
     """Apply option > environment > profile > default. Options already include env (Typer)."""
     config = load()
     chosen = config.profile(profile)
-    name = profile or (config.current if chosen else None)
+    name = profile or ((config.current or DEFAULT_PROFILE) if chosen else None)
     return Resolved(
         database_url=db or chosen.get("db") or default_database_url(),
         actor=(actor or chosen.get("actor") or None),

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import typer.testing
 from typer.testing import CliRunner
 
 ADMIN = "admin@vendor.example"
@@ -138,6 +139,21 @@ class Result:
     @property
     def json(self):  # noqa: ANN201
         return json.loads(self.stdout)
+
+
+_built: dict[int, object] = {}
+_build_command = typer.testing._get_command
+
+
+def _command_once(app):  # noqa: ANN001, ANN202
+    """Typer rebuilds the Click command on every invoke (~0.1 s with every group
+    registered); the app does not change during a session, so build it once."""
+    if id(app) not in _built:
+        _built[id(app)] = _build_command(app)
+    return _built[id(app)]
+
+
+typer.testing._get_command = _command_once
 
 
 class Runner:

@@ -8,6 +8,7 @@ plain, fast renderer otherwise.
 from __future__ import annotations
 
 import csv
+import itertools
 import json
 import operator
 import sys
@@ -95,8 +96,12 @@ def _csv(rows: Iterable[dict], columns: Sequence[str] | None, out: TextIO) -> No
     if first is None:
         return
     pick = _picker(names)
-    writer.writerow(_csv_cells(pick(first)))
-    writer.writerows(_csv_cells(pick(row)) for row in iterator)
+    # With "\n" line ends csv.writer leaves a lone CR unquoted, and readers take it for a
+    # line break: a row holding one is written fully quoted.
+    plain = writer.writerow
+    quoted = csv.writer(out, lineterminator="\n", quoting=csv.QUOTE_ALL).writerow
+    for cells in map(_csv_cells, map(pick, itertools.chain((first,), iterator))):
+        (quoted if any("\r" in v for v in cells if v.__class__ is str) else plain)(cells)
 
 
 def _picker(names: list[str]):  # noqa: ANN202

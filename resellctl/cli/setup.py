@@ -26,10 +26,21 @@ def init(
     from resellctl.store.engine import Store
 
     current = state(ctx)
-    url = current.resolved.database_url
-    result = setup.init(Store(url, check_schema=False), admin_email, admin_name)
+    url = _database_url(current, config)
+    store = Store(url, check_schema=False)
+    try:
+        result = setup.init(store, admin_email, admin_name)
+    finally:
+        store.dispose()
     result.update(_save_profile(current.profile, url, result["admin_email"], config))
     emit(result, output)
+
+
+def _database_url(current, config) -> str:  # noqa: ANN001
+    """`--profile NEW` names the profile init will write, so it need not exist yet."""
+    if current.profile and current.profile not in config.load().profiles:
+        return current.db or config.default_database_url()
+    return current.resolved.database_url
 
 
 def _save_profile(profile: str | None, url: str, actor: str, config) -> dict:  # noqa: ANN001

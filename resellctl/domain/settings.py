@@ -18,7 +18,7 @@ SETTING = Setting.__table__
 
 
 def _trial_days(text: str) -> str:
-    if not text.strip().isdigit() or not 1 <= int(text) <= 365:
+    if not (text.strip().isascii() and text.strip().isdigit()) or not 1 <= int(text) <= 365:
         raise Invalid(f"trial_days `{text}` must be a whole number from 1 to 365",
                       code="invalid_setting")
     return str(int(text))
@@ -29,7 +29,7 @@ def _duration(key: str) -> Callable[[str], str]:
 
 
 def _currency(text: str) -> str:
-    if len(text.strip()) != 3 or not text.strip().isalpha():
+    if len(text.strip()) != 3 or not (text.strip().isascii() and text.strip().isalpha()):
         raise Invalid(f"currency `{text}` must be a three-letter ISO 4217 code",
                       code="invalid_setting")
     return text.strip().upper()

@@ -13,21 +13,22 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, OperationalError
 
-from resellctl.domain.errors import Conflict, StoreUnavailable
+from resellctl.domain.errors import Conflict, Invalid, StoreUnavailable
 
 # Alembic's head for this version of the package; tests check it against the scripts,
 # so that a store command never has to import alembic.
 HEAD_REVISION = "0001"
 BUSY_TIMEOUT_MS = 30_000
 
-_PASSWORD = re.compile(r"(?P<head>://[^:/@]+:)[^@]*(?P<tail>@)")
+_PASSWORD = re.compile(r"(?P<head>://[^:/@]*:)[^@]*(?P<tail>@)")
+_QUERY_PASSWORD = re.compile(r"(?P<head>[?&]password=)[^&]*", re.IGNORECASE)
 
 
 def redact(url: str) -> str:
-    """Hide the password of a database URL."""
-    return _PASSWORD.sub(r"\g<head>***\g<tail>", url)
+    """Hide the password of a database URL (in the authority or a `password=` parameter)."""
+    return _QUERY_PASSWORD.sub(r"\g<head>***", _PASSWORD.sub(r"\g<head>***\g<tail>", url))
 
 
 def driver_url(url: str) -> str:
@@ -67,12 +68,17 @@ def _configure_sqlite(engine: Engine) -> None:
 
 
 def make_engine(url: str) -> Engine:
-    url = driver_url(url)
-    if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
-        _configure_sqlite(engine)
-        return engine
-    return create_engine(url, pool_pre_ping=False, connect_args={"connect_timeout": 5})
+    given, url = url, driver_url(url)
+    try:
+        if url.startswith("sqlite"):
+            engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
+            _configure_sqlite(engine)
+            return engine
+        return create_engine(url, pool_pre_ping=False, connect_args={"connect_timeout": 5})
+    except (ArgumentError, ValueError) as exc:  # a mistyped URL is bad input, not a bug
+        raise Invalid(f"database URL `{redact(given)}` is not valid: {_first_line(exc)}",
+                      code="invalid_database_url",
+                      hint="use sqlite:///PATH or postgresql://user:pass@host:port/db") from exc
 
 
 class Store:
