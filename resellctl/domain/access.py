@@ -8,12 +8,12 @@ from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
 from resellctl.domain.errors import Denied, NotFound
-from resellctl.store.models import Membership, Reseller, User
+from resellctl.store import tables
 
 ROLE_RANK = {"viewer": 1, "support": 2, "admin": 3}
-USER = User.__table__
-RESELLER = Reseller.__table__
-MEMBERSHIP = Membership.__table__
+USER = tables.user_account
+RESELLER = tables.reseller
+MEMBERSHIP = tables.membership
 
 
 @dataclass

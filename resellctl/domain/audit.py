@@ -11,10 +11,10 @@ from sqlalchemy.engine import Connection
 from resellctl.domain import clock
 from resellctl.domain.access import Actor, load_actor, visible_reseller_ids
 from resellctl.domain.context import Ctx
-from resellctl.store.models import AuditEvent, Reseller
+from resellctl.store import tables
 
-AUDIT = AuditEvent.__table__
-RESELLER = Reseller.__table__
+AUDIT = tables.audit_event
+RESELLER = tables.reseller
 
 
 def _plain(value: Any) -> Any:

@@ -13,10 +13,10 @@ from resellctl.domain import audit, clock, settings
 from resellctl.domain.access import load_actor, require_super_admin
 from resellctl.domain.context import Ctx
 from resellctl.domain.errors import Invalid, NotFound
-from resellctl.store.models import LicenseTier, Plan
+from resellctl.store import tables
 
-TIER = LicenseTier.__table__
-PLAN = Plan.__table__
+TIER = tables.license_tier
+PLAN = tables.plan
 INTERVALS = {"monthly": 1, "quarterly": 3, "biannual": 6, "yearly": 12}
 
 

@@ -29,12 +29,12 @@ from resellctl.domain.access import (
 )
 from resellctl.domain.context import Ctx
 from resellctl.domain.errors import Conflict, Denied, FieldInvalid, Invalid, NotFound
-from resellctl.store.models import Client, Plan, Subscription
+from resellctl.store import tables
 from resellctl.store.sql import iso_instant
 
-CLIENT = Client.__table__
-SUB = Subscription.__table__
-PLAN = Plan.__table__
+CLIENT = tables.client
+SUB = tables.subscription
+PLAN = tables.plan
 
 STAGES = ("lead", "demo", "trial", "active", "at_risk", "churned")
 START_STAGES = ("lead", "demo", "trial")

@@ -16,9 +16,9 @@ from sqlalchemy.engine import Connection
 
 from resellctl.domain import clock
 from resellctl.domain.errors import Conflict, Invalid
-from resellctl.store.models import IdempotencyKey
+from resellctl.store import tables
 
-KEY = IdempotencyKey.__table__
+KEY = tables.idempotency_key
 
 
 def _insert_ignore(conn: Connection):  # noqa: ANN202

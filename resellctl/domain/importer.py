@@ -21,10 +21,10 @@ from resellctl.domain import audit, clients, licenses
 from resellctl.domain.access import RESELLER, load_actor
 from resellctl.domain.context import Ctx
 from resellctl.domain.errors import Conflict, FieldInvalid, Insufficient, Invalid, Partial
-from resellctl.store.models import ClientImport
+from resellctl.store import tables
 
 CLIENT = clients.CLIENT
-IMPORT = ClientImport.__table__
+IMPORT = tables.client_import
 COLUMNS = ("name", "owner_name", "owner_email", "owner_phone", "location", "stage", "plan",
            "seats", "support_type", "support_access", "external_id")
 REQUIRED = ("name", "owner_name", "owner_email")

@@ -15,10 +15,10 @@ from sqlalchemy.engine import Connection
 
 from resellctl.domain import clock, money
 from resellctl.domain.errors import Insufficient
-from resellctl.store.models import LedgerEntry, Reseller
+from resellctl.store import tables
 
-LEDGER = LedgerEntry.__table__
-RESELLER = Reseller.__table__
+LEDGER = tables.ledger_entry
+RESELLER = tables.reseller
 KINDS = ("top_up", "adjustment", "license_purchase", "activation", "renewal", "refund")
 
 

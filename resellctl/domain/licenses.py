@@ -22,10 +22,10 @@ from resellctl.domain.access import (
 )
 from resellctl.domain.context import Ctx
 from resellctl.domain.errors import Conflict, Insufficient, Partial
-from resellctl.store.models import Client, LicensePurchase
+from resellctl.store import tables
 
-CLIENT = Client.__table__
-PURCHASE = LicensePurchase.__table__
+CLIENT = tables.client
+PURCHASE = tables.license_purchase
 NEXT_TIER_REACH = 4  # suggest the next tier when it needs at most a quarter more licences
 
 

@@ -7,7 +7,9 @@ from decimal import Decimal
 
 from resellctl.domain.errors import Invalid
 
-_AMOUNT = re.compile(r"^\s*(?P<sign>[-+]?)(?P<units>\d{1,12})(?:\.(?P<cents>\d{1,2}))?\s*$")
+# ASCII only: `\d` alone would also take other scripts' digits (`١٢` -> 12.00).
+_AMOUNT = re.compile(r"^\s*(?P<sign>[-+]?)(?P<units>\d{1,12})(?:\.(?P<cents>\d{1,2}))?\s*$",
+                     re.ASCII)
 
 
 def parse_amount(text: str, *, allow_negative: bool = False, field: str = "AMOUNT") -> int:

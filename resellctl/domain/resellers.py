@@ -24,9 +24,9 @@ from resellctl.domain.access import (
 )
 from resellctl.domain.context import Ctx
 from resellctl.domain.errors import Conflict, Invalid, NotFound
-from resellctl.store.models import Client
+from resellctl.store import tables
 
-CLIENT = Client.__table__
+CLIENT = tables.client
 BRANDING_URLS = ("logo_url", "favicon_url", "login_background_url")
 BRANDING_COLOURS = ("primary_color", "secondary_color")
 BRANDING_KEYS = (*BRANDING_URLS, *BRANDING_COLOURS, "domain")

@@ -12,9 +12,9 @@ from resellctl.domain import audit, clock, durations, validate
 from resellctl.domain.access import load_actor, require_super_admin
 from resellctl.domain.context import Ctx
 from resellctl.domain.errors import Invalid
-from resellctl.store.models import Setting
+from resellctl.store import tables
 
-SETTING = Setting.__table__
+SETTING = tables.setting
 
 
 def _trial_days(text: str) -> str:

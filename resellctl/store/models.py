@@ -11,6 +11,13 @@ from datetime import date, datetime
 from sqlalchemy import JSON, CheckConstraint, Column, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from resellctl.store.types import UTCDateTime
+
+
+def Instant(**kw) -> datetime:  # noqa: N802 - reads like a type in the fields below
+    """An aware-UTC instant column."""
+    return Field(sa_type=UTCDateTime, **kw)
+
 ROLES = ("admin", "support", "viewer")
 
 
@@ -20,7 +27,7 @@ class User(SQLModel, table=True):
     email: str = Field(max_length=320, unique=True)
     name: str | None = Field(default=None, max_length=200)
     is_super_admin: bool = False
-    created_at: datetime
+    created_at: datetime = Instant()
 
 
 class Reseller(SQLModel, table=True):
@@ -42,8 +49,8 @@ class Reseller(SQLModel, table=True):
     balance_cents: int = 0
     branding: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     domain: str | None = Field(default=None, max_length=253, unique=True)
-    created_at: datetime
-    updated_at: datetime
+    created_at: datetime = Instant()
+    updated_at: datetime = Instant()
 
 
 class Membership(SQLModel, table=True):
@@ -52,7 +59,7 @@ class Membership(SQLModel, table=True):
     user_id: int = Field(foreign_key="user_account.id", primary_key=True)
     reseller_id: int = Field(foreign_key="reseller.id", primary_key=True, index=True)
     role: str = Field(max_length=16)
-    created_at: datetime
+    created_at: datetime = Instant()
 
 
 class ClientImport(SQLModel, table=True):
@@ -67,7 +74,7 @@ class ClientImport(SQLModel, table=True):
     skipped: int = 0
     failed: int = 0
     actor_email: str = Field(max_length=320)
-    created_at: datetime
+    created_at: datetime = Instant()
 
 
 class Client(SQLModel, table=True):
@@ -93,12 +100,12 @@ class Client(SQLModel, table=True):
     seats_used: int = 0
     support_type: str = Field(default="vendor", max_length=16)
     support_access: bool = False
-    trial_ends_at: datetime | None = None
+    trial_ends_at: datetime | None = Instant(default=None)
     external_id: str | None = Field(default=None, max_length=200)
     import_id: int | None = Field(default=None, foreign_key="client_import.id")
-    deleted_at: datetime | None = None
-    created_at: datetime
-    updated_at: datetime
+    deleted_at: datetime | None = Instant(default=None)
+    created_at: datetime = Instant()
+    updated_at: datetime = Instant()
 
 
 class LicenseTier(SQLModel, table=True):
@@ -114,7 +121,7 @@ class Plan(SQLModel, table=True):
     custom: bool = False
     # {"monthly": [{"min": 1, "unit_cents": 1500}, ...], ...}
     prices: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
-    updated_at: datetime
+    updated_at: datetime = Instant()
 
 
 class Subscription(SQLModel, table=True):
@@ -134,9 +141,9 @@ class Subscription(SQLModel, table=True):
     current_period_end: date | None = None
     next_quantity: int | None = None
     next_interval: str | None = Field(default=None, max_length=16)
-    activated_at: datetime | None = None
-    created_at: datetime
-    updated_at: datetime
+    activated_at: datetime | None = Instant(default=None)
+    created_at: datetime = Instant()
+    updated_at: datetime = Instant()
 
 
 class LedgerEntry(SQLModel, table=True):
@@ -155,7 +162,7 @@ class LedgerEntry(SQLModel, table=True):
     reference: str | None = Field(default=None, max_length=500)
     subscription_id: str | None = Field(default=None, max_length=32)
     actor_email: str = Field(max_length=320)
-    created_at: datetime
+    created_at: datetime = Instant()
 
 
 class LicensePurchase(SQLModel, table=True):
@@ -166,7 +173,7 @@ class LicensePurchase(SQLModel, table=True):
     unit_cents: int
     total_cents: int
     ledger_entry_id: int = Field(foreign_key="ledger_entry.id")
-    created_at: datetime
+    created_at: datetime = Instant()
 
 
 class IdempotencyKey(SQLModel, table=True):
@@ -174,7 +181,7 @@ class IdempotencyKey(SQLModel, table=True):
     key: str = Field(primary_key=True, max_length=200)
     request_hash: str = Field(max_length=64)
     response: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
-    created_at: datetime
+    created_at: datetime = Instant()
 
 
 class Approval(SQLModel, table=True):
@@ -184,11 +191,11 @@ class Approval(SQLModel, table=True):
     reseller_id: int = Field(foreign_key="reseller.id", index=True)
     token_hash: str = Field(max_length=64, unique=True)
     status: str = Field(max_length=16)
-    expires_at: datetime
+    expires_at: datetime = Instant()
     created_by: str = Field(max_length=320)
-    decided_at: datetime | None = None
+    decided_at: datetime | None = Instant(default=None)
     decided_by: str | None = Field(default=None, max_length=320)
-    created_at: datetime
+    created_at: datetime = Instant()
 
 
 class SupportSession(SQLModel, table=True):
@@ -199,10 +206,10 @@ class SupportSession(SQLModel, table=True):
     token_hash: str = Field(max_length=64, unique=True)
     opened_by: str = Field(max_length=320)
     reason: str = Field(max_length=500)
-    expires_at: datetime
-    redeemed_at: datetime | None = None
-    ended_at: datetime | None = None
-    created_at: datetime
+    expires_at: datetime = Instant()
+    redeemed_at: datetime | None = Instant(default=None)
+    ended_at: datetime | None = Instant(default=None)
+    created_at: datetime = Instant()
 
 
 class UsageSnapshot(SQLModel, table=True):
@@ -221,7 +228,7 @@ class UsageSnapshot(SQLModel, table=True):
     active_subscriptions: int = 0
     mrr_cents: int = 0
     balance_cents: int = 0
-    recorded_at: datetime
+    recorded_at: datetime = Instant()
 
 
 class AuditEvent(SQLModel, table=True):
@@ -233,7 +240,7 @@ class AuditEvent(SQLModel, table=True):
         Index("ix_audit_reseller", "reseller_id", "at"),
     )
     id: int | None = Field(default=None, primary_key=True)
-    at: datetime
+    at: datetime = Instant()
     actor_email: str = Field(max_length=320)
     action: str = Field(max_length=64, index=True)
     reseller_id: int | None = Field(default=None)
@@ -246,4 +253,4 @@ class Setting(SQLModel, table=True):
     __tablename__ = "setting"
     key: str = Field(primary_key=True, max_length=64)
     value: str = Field(max_length=2000)
-    updated_at: datetime
+    updated_at: datetime = Instant()

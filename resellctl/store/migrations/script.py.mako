@@ -6,7 +6,8 @@ Create Date: ${create_date}
 """
 from alembic import op
 import sqlalchemy as sa
-import sqlmodel
+
+from resellctl.store.types import UTCDateTime
 ${imports if imports else ""}
 
 revision = ${repr(up_revision)}
