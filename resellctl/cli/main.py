@@ -93,6 +93,7 @@ def _register() -> None:
         reseller,
         settings,
         setup,
+        subscription,
         user,
     )
 
@@ -104,6 +105,7 @@ def _register() -> None:
     app.add_typer(reseller.app, name="reseller")
     app.add_typer(license.app, name="license")
     app.add_typer(client.app, name="client")
+    app.add_typer(subscription.app, name="subscription")
     app.add_typer(audit.app, name="audit")
 
 

@@ -143,3 +143,25 @@ def tier_for(tiers: list[dict], quantity: int) -> dict:
         if tier["min"] <= quantity:
             chosen = tier
     return chosen
+
+
+def plan_dict(row: Any) -> dict:
+    return {"code": row.code, "name": row.name, "custom": row.custom,
+            "intervals": [i for i in INTERVALS if i in (row.prices or {})],
+            "prices": row.prices or {}}
+
+
+def list_plans(ctx: Ctx) -> list[dict]:
+    with ctx.store.read() as conn:
+        load_actor(conn, ctx.actor)
+        return [plan_dict(r) for r in conn.execute(select(PLAN).order_by(PLAN.c.code))]
+
+
+def show_plan(ctx: Ctx, code: str) -> dict:
+    with ctx.store.read() as conn:
+        load_actor(conn, ctx.actor)
+        row = conn.execute(select(PLAN).where(PLAN.c.code == code)).first()
+        if row is None:
+            raise NotFound(f"plan `{code}` not found", code="plan_not_found",
+                           hint="run `resellctl subscription plans list`")
+        return {**plan_dict(row), "license_tiers": license_tiers(conn)}
