@@ -225,9 +225,16 @@ def _read(conn: Connection, client_id: int) -> dict:
                                     .where(CLIENT.c.id == client_id)).one())
 
 
-def client_row(conn: Connection, actor: Actor, uid: str) -> Any:
-    """A client the actor can see, else NotFound (another reseller's client included)."""
-    row = conn.execute(select(CLIENT).where(CLIENT.c.uid == uid)).first()
+def client_row(conn: Connection, actor: Actor, uid: str, *, for_update: bool = False) -> Any:
+    """A client the actor can see, else NotFound (another reseller's client included).
+
+    for_update locks the row on PostgreSQL (SQLite writers are already serialised by
+    BEGIN IMMEDIATE), so two concurrent status changes cannot both move a licence.
+    """
+    query = select(CLIENT).where(CLIENT.c.uid == uid)
+    if for_update and conn.dialect.name == "postgresql":
+        query = query.with_for_update()
+    row = conn.execute(query).first()
     visible = row is not None and (actor.is_super_admin or row.reseller_id in actor.roles)
     if not visible:
         raise NotFound(f"client `{uid}` not found", code="client_not_found",
@@ -357,7 +364,7 @@ def _auditable(data: dict) -> dict:
 
 
 def _writable(conn: Connection, actor: Actor, uid: str, what: str) -> Any:
-    row = client_row(conn, actor, uid)
+    row = client_row(conn, actor, uid, for_update=True)
     if row.reseller_id is None:
         require_super_admin(actor, what)
     else:

@@ -102,7 +102,7 @@ def grant(ctx: Ctx, slug: str, quantity: int, reason: str | None) -> dict:
                              .values(license_count=RESELLER.c.license_count + quantity)
                              .returning(RESELLER)).one()
         audit.record(conn, actor, "license.grant", "reseller", slug, reseller_id=row.id,
-                     before={"license_count": row.license_count},
+                     before={"license_count": after.license_count - quantity},
                      after={"license_count": after.license_count},
                      extra={"quantity": quantity, "reason": reason})
         return pool(after)
@@ -127,7 +127,7 @@ def revoke(ctx: Ctx, slug: str, quantity: int, reason: str | None) -> dict:
                                "free licences", code="licenses_in_use",
                                hint="deactivate clients first, or revoke fewer")
         audit.record(conn, actor, "license.revoke", "reseller", slug, reseller_id=row.id,
-                     before={"license_count": row.license_count},
+                     before={"license_count": after.license_count + quantity},
                      after={"license_count": after.license_count},
                      extra={"quantity": quantity, "reason": reason})
         return pool(after)
@@ -160,7 +160,8 @@ def _purchase(conn: Connection, actor, row, quantity: int) -> dict:  # noqa: ANN
               "total_cents": quote_["total_cents"], "license_count": after.license_count,
               "balance_cents": after.balance_cents}
     audit.record(conn, actor, "license.purchase", "reseller", row.slug, reseller_id=row.id,
-                 before={"license_count": row.license_count, "balance_cents": row.balance_cents},
+                 before={"license_count": after.license_count - quantity,
+                         "balance_cents": after.balance_cents + quote_["total_cents"]},
                  after={"license_count": after.license_count,
                         "balance_cents": after.balance_cents},
                  extra={"quantity": quantity, "total_cents": quote_["total_cents"]})

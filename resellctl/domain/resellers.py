@@ -340,7 +340,7 @@ def _move(ctx: Ctx, slug: str, kind: str, amount_cents: int, reference: str | No
             entry = ledger.post(conn, row.id, kind, amount_cents, actor.email,
                                 reference=reference)
             audit.record(conn, actor, action, "reseller", slug, reseller_id=row.id,
-                         before={"balance_cents": row.balance_cents},
+                         before={"balance_cents": entry["balance_after_cents"] - amount_cents},
                          after={"balance_cents": entry["balance_after_cents"]},
                          extra={"amount_cents": amount_cents, "reference": reference})
             return {**_balance(conn, row), "entry": entry}
