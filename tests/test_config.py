@@ -252,39 +252,30 @@ def test_unknown_profile_exits_3_even_without_a_config_file(bare_run):
 # --- precedence against a real store ----------------------------------------------------
 
 
-def test_the_current_profile_supplies_store_and_actor(bare_run, store_url):
+def test_profile_env_and_option_on_a_real_store(bare_run, store_url, tmp_path):
+    missing = f"sqlite:///{tmp_path / 'missing.db'}"
     assert bare_run("context", "create", "live", "--db", store_url, "--as", ADMIN).exit_code == 0
+    assert bare_run("context", "create", "dead", "--db", missing, "--as", ADMIN).exit_code == 0
+    # The current profile ("live", the first created) supplies the store and the actor.
     result = bare_run("whoami", "-o", "json")
     assert result.exit_code == 0, result.stderr
     assert result.json["email"] == ADMIN
-
-
-def test_env_and_option_actor_override_the_profile_on_a_store(bare_run, store_url):
-    assert bare_run("context", "create", "live", "--db", store_url, "--as", ADMIN).exit_code == 0
-    env = {"RESELLCTL_ACTOR": "ghost@example.com"}
-    assert bare_run("whoami", env=env).exit_code == 6
-    result = bare_run("--as", ADMIN, "whoami", "-o", "json", env=env)
-    assert result.exit_code == 0, result.stderr
-    assert result.json["email"] == ADMIN
-
-
-def test_env_and_option_url_override_the_profile_on_a_store(bare_run, store_url, tmp_path):
-    missing = f"sqlite:///{tmp_path / 'missing.db'}"
-    assert bare_run("context", "create", "live", "--db", missing, "--as", ADMIN).exit_code == 0
-    assert bare_run("whoami").exit_code == 75
-    env = {"RESELLCTL_DATABASE_URL": store_url}
-    assert bare_run("whoami", env=env).exit_code == 0
-    assert bare_run("--db", missing, "whoami", env=env).exit_code == 75
-    assert bare_run("--db", store_url, "whoami").exit_code == 0
-
-
-def test_profile_option_chooses_the_store(bare_run, store_url, tmp_path):
-    missing = f"sqlite:///{tmp_path / 'missing.db'}"
-    assert bare_run("context", "create", "dead", "--db", missing, "--as", ADMIN).exit_code == 0
-    assert bare_run("context", "create", "live", "--db", store_url, "--as", ADMIN).exit_code == 0
-    assert bare_run("whoami").exit_code == 75
-    assert bare_run("--profile", "live", "whoami").exit_code == 0
-    assert bare_run("whoami", env={"RESELLCTL_PROFILE": "live"}).exit_code == 0
+    # Profile: option > environment > current.
+    assert bare_run("--profile", "dead", "whoami").exit_code == 75
+    assert bare_run("whoami", env={"RESELLCTL_PROFILE": "dead"}).exit_code == 75
+    assert bare_run("--profile", "live", "whoami",
+                    env={"RESELLCTL_PROFILE": "dead"}).exit_code == 0
+    # Store URL: option > environment > profile.
+    assert bare_run("whoami", env={"RESELLCTL_DATABASE_URL": missing}).exit_code == 75
+    assert bare_run("--profile", "dead", "whoami",
+                    env={"RESELLCTL_DATABASE_URL": store_url}).exit_code == 0
+    assert bare_run("--db", missing, "whoami",
+                    env={"RESELLCTL_DATABASE_URL": store_url}).exit_code == 75
+    # Actor: option > environment > profile.
+    ghost = {"RESELLCTL_ACTOR": "ghost@example.com"}
+    assert bare_run("whoami", env=ghost).exit_code == 6
+    assert bare_run("--as", ADMIN, "whoami", env=ghost).exit_code == 0
+    assert bare_run("--as", "ghost@example.com", "whoami").exit_code == 6
 
 
 # --- the file: atomic, 0600, clear errors -----------------------------------------------

@@ -22,6 +22,11 @@ class Terminal(io.StringIO):
         return True
 
 
+def ok(result):  # noqa: ANN001, ANN201
+    assert result.exit_code == 0, result.stderr
+    return result
+
+
 def rendered(data, fmt, **kw) -> str:  # noqa: ANN001
     out = io.StringIO()
     emit(data, fmt, out=out, **kw)
@@ -31,122 +36,95 @@ def rendered(data, fmt, **kw) -> str:  # noqa: ANN001
 # --- through the CLI --------------------------------------------------------------------
 
 
-def test_json_is_an_array_for_a_list(run):
-    assert run("user", "create", "ana@partner.example", "--name", "Ana").exit_code == 0
-    result = run("user", "list", "-o", "json")
-    assert result.exit_code == 0, result.stderr
-    assert result.stderr == ""
-    assert [(u["email"], u["name"], u["is_super_admin"]) for u in result.json] == [
+def test_a_list_in_every_format(run):
+    ok(run("user", "create", "ana@partner.example", "--name", "Ana"))
+    as_json = ok(run("user", "list", "-o", "json"))
+    assert as_json.stderr == ""
+    assert [(u["email"], u["name"], u["is_super_admin"]) for u in as_json.json] == [
         (ADMIN, "Vendor Admin", True), ("ana@partner.example", "Ana", False)]
-    assert set(result.json[0]) == {"email", "name", "is_super_admin", "created_at"}
+    assert set(as_json.json[0]) == {"email", "name", "is_super_admin", "created_at"}
 
+    ndjson = ok(run("user", "list", "-o", "ndjson"))
+    assert [json.loads(line) for line in ndjson.stdout.splitlines()] == as_json.json
 
-def test_json_is_an_object_for_one_item(run):
-    result = run("settings", "show", "-o", "json")
-    assert result.exit_code == 0, result.stderr
-    assert result.json == SETTINGS
-    user = run("user", "show", ADMIN, "-o", "json")
-    assert isinstance(user.json, dict)
-    assert user.json["email"] == ADMIN
-
-
-def test_ndjson_is_one_object_per_line(run):
-    assert run("user", "create", "ana@partner.example").exit_code == 0
-    result = run("user", "list", "-o", "ndjson")
-    assert result.exit_code == 0, result.stderr
-    lines = result.stdout.splitlines()
-    assert [json.loads(line)["email"] for line in lines] == [ADMIN, "ana@partner.example"]
-    single = run("settings", "show", "-o", "ndjson")
-    assert [json.loads(line) for line in single.stdout.splitlines()] == [SETTINGS]
-
-
-def test_csv_has_a_header_row(run):
-    result = run("user", "list", "-o", "csv")
-    assert result.exit_code == 0, result.stderr
-    rows = list(csv.reader(io.StringIO(result.stdout)))
+    rows = list(csv.reader(io.StringIO(ok(run("user", "list", "-o", "csv")).stdout)))
     assert rows[0] == ["email", "name", "is_super_admin", "created_at"]
-    assert rows[1][:3] == [ADMIN, "Vendor Admin", "true"]
-    assert len(rows) == 2
-    settings = list(csv.DictReader(io.StringIO(run("settings", "show", "-o", "csv").stdout)))
-    assert settings == [{k: str(v) for k, v in SETTINGS.items()}]
+    assert rows[1:] == [[u["email"], u["name"], str(u["is_super_admin"]).lower(),
+                         u["created_at"]] for u in as_json.json]
 
-
-@pytest.mark.parametrize("name", ['=HYPERLINK("x")', "+1+2", "-2+3", "@SUM(A1)"])
-def test_csv_neutralises_formula_cells(run, name):
-    created = run("user", "create", "ana@partner.example", "--name", name)
-    assert created.exit_code == 0, created.stderr
-    result = run("user", "list", "-o", "csv")
-    rows = {r["email"]: r for r in csv.DictReader(io.StringIO(result.stdout))}
-    assert rows["ana@partner.example"]["name"] == "'" + name
-    # The other formats keep the value as it is.
-    shown = run("user", "show", "ana@partner.example", "-o", "json")
-    assert shown.json["name"] == name
-
-
-def test_csv_neutralises_formula_like_emails_too(run):
-    assert run("user", "create", "=cmd@evil.example").exit_code == 0
-    result = run("user", "list", "-o", "csv")
-    emails = [r["email"] for r in csv.DictReader(io.StringIO(result.stdout))]
-    assert "'=cmd@evil.example" in emails
-
-
-def test_table_is_plain_text_when_not_a_terminal(run):
-    assert run("user", "create", "ana@partner.example", "--name", "Ana").exit_code == 0
-    result = run("user", "list")
-    assert result.exit_code == 0, result.stderr
-    assert ANSI not in result.stdout
-    lines = result.stdout.splitlines()
+    table = ok(run("user", "list"))
+    assert ANSI not in table.stdout
+    lines = table.stdout.splitlines()
     assert lines[0].split() == ["Email", "Name", "Is", "super", "admin", "Created", "at"]
-    assert lines[1].startswith(ADMIN)
-    assert lines[2].startswith("ana@partner.example")
+    assert lines[1].split()[:4] == [ADMIN, "Vendor", "Admin", "true"]
+    assert lines[2].split()[:3] == ["ana@partner.example", "Ana", "false"]
     assert len(lines) == 3
-    settings = run("settings", "show")
-    assert ANSI not in settings.stdout
-    assert "trial_days" in settings.stdout and "21" in settings.stdout
+    assert ok(run("user", "list", "-o", "table")).stdout == table.stdout  # the default
 
 
-def test_table_is_the_default(run):
-    assert run("user", "list").stdout == run("user", "list", "-o", "table").stdout
+def test_one_item_in_every_format(run):
+    as_json = ok(run("settings", "show", "-o", "json"))
+    assert as_json.json == SETTINGS  # one object, not an array
+    assert isinstance(ok(run("user", "show", ADMIN, "-o", "json")).json, dict)
+    ndjson = ok(run("settings", "show", "-o", "ndjson")).stdout
+    assert [json.loads(line) for line in ndjson.splitlines()] == [SETTINGS]
+    rows = list(csv.DictReader(io.StringIO(ok(run("settings", "show", "-o", "csv")).stdout)))
+    assert rows == [{k: str(v) for k, v in SETTINGS.items()}]
+    table = ok(run("settings", "show")).stdout
+    assert ANSI not in table
+    assert [line.split() for line in table.splitlines()] == [
+        [k, str(v)] for k, v in SETTINGS.items()]
 
 
-def test_output_env_var(run):
-    result = run("user", "list", env={"RESELLCTL_OUTPUT": "json"})
-    assert result.exit_code == 0, result.stderr
+FORMULAS = ['=HYPERLINK("x")', "+1+2", "-2+3", "@SUM(A1)"]
+
+
+def test_csv_neutralises_formula_cells(run):
+    for i, name in enumerate(FORMULAS):
+        ok(run("user", "create", f"u{i}@partner.example", "--name", name))
+    ok(run("user", "create", "=cmd@evil.example"))
+    result = ok(run("user", "list", "-o", "csv"))
+    rows = {r["email"]: r for r in csv.DictReader(io.StringIO(result.stdout))}
+    for i, name in enumerate(FORMULAS):
+        assert rows[f"u{i}@partner.example"]["name"] == "'" + name
+    assert "'=cmd@evil.example" in rows
+    # The other formats keep the value as it is.
+    shown = ok(run("user", "list", "-o", "json")).json
+    assert {u["name"] for u in shown} >= set(FORMULAS)
+    assert "=cmd@evil.example" in {u["email"] for u in shown}
+
+
+def test_output_env_var_and_option(run):
+    result = ok(run("user", "list", env={"RESELLCTL_OUTPUT": "json"}))
     assert result.json[0]["email"] == ADMIN
     # The option wins over the environment.
-    csv_out = run("user", "list", "-o", "csv", env={"RESELLCTL_OUTPUT": "json"})
+    csv_out = ok(run("user", "list", "-o", "csv", env={"RESELLCTL_OUTPUT": "json"}))
     assert csv_out.stdout.startswith("email,name,is_super_admin,created_at\n")
-    ndjson = run("settings", "show", env={"RESELLCTL_OUTPUT": "ndjson"})
+    ndjson = ok(run("settings", "show", env={"RESELLCTL_OUTPUT": "ndjson"}))
     assert json.loads(ndjson.stdout) == SETTINGS
+    assert ok(run("settings", "show", "-o", "JSON")).json == SETTINGS  # case-insensitive
+    assert ok(run("settings", "show", "--output", "json")).json == SETTINGS
 
 
-def test_output_format_is_case_insensitive(run):
-    assert run("settings", "show", "-o", "JSON").json == SETTINGS
-
-
-def test_unknown_output_format_is_a_usage_error(run):
-    result = run("user", "list", "-o", "yaml")
+def test_unknown_output_format_is_a_usage_error(bare_run):
+    result = bare_run("user", "list", "-o", "yaml")
     assert result.exit_code == 2
     assert result.stdout == ""
     assert "yaml" in result.stderr
-    from_env = run("user", "list", env={"RESELLCTL_OUTPUT": "yaml"})
+    from_env = bare_run("user", "list", env={"RESELLCTL_OUTPUT": "yaml"})
     assert from_env.exit_code == 2
+    assert from_env.stdout == ""
 
 
-@pytest.mark.parametrize("fmt", ["table", "json", "ndjson", "csv"])
-def test_errors_go_to_stderr_only(run, fmt):
-    result = run("user", "show", "nobody@example.com", "-o", fmt)
-    assert result.exit_code == 3
-    assert result.stdout == ""
-    assert "nobody@example.com" in result.stderr
-
-
-@pytest.mark.parametrize("fmt", ["table", "json", "ndjson", "csv"])
-def test_only_data_on_stdout(run, fmt):
-    result = run("user", "create", "ana@partner.example", "-o", fmt)
-    assert result.exit_code == 0, result.stderr
-    assert result.stderr == ""
-    assert "ana@partner.example" in result.stdout
+def test_only_data_on_stdout_and_errors_on_stderr(run):
+    for i, fmt in enumerate(["table", "json", "ndjson", "csv"]):
+        created = ok(run("user", "create", f"u{i}@partner.example", "-o", fmt))
+        assert created.stderr == ""
+        assert f"u{i}@partner.example" in created.stdout
+        failed = run("user", "show", "nobody@example.com", "-o", fmt)
+        assert failed.exit_code == 3
+        assert failed.stdout == ""
+        assert "nobody@example.com" in failed.stderr
 
 
 # --- the renderer itself ----------------------------------------------------------------
@@ -245,10 +223,3 @@ def test_many_rows_on_a_terminal_use_the_fast_plain_renderer():
     lines = out.getvalue().splitlines()
     assert lines[0] == "N"
     assert lines[1:] == [str(i) for i in range(501)]
-
-
-def test_no_colour_on_a_terminal_with_no_color(monkeypatch):
-    monkeypatch.setenv("NO_COLOR", "1")
-    out = Terminal()
-    emit([{"status": "active"}], "table", out=out)
-    assert "\x1b[3" not in out.getvalue()  # no foreground colour codes

@@ -1,0 +1,130 @@
+"""Migrations: head matches the models on both backends, from any directory; SQLite pragmas."""
+
+from __future__ import annotations
+
+import pytest
+
+from resellctl.store import migrate
+from resellctl.store.engine import HEAD_REVISION, Store, make_engine
+
+
+def _diffs(url: str) -> list:
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+    from sqlmodel import SQLModel
+
+    import resellctl.store.models  # noqa: F401  (registers the tables)
+
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            context = MigrationContext.configure(conn, opts={"compare_type": True})
+            return compare_metadata(context, SQLModel.metadata)
+    finally:
+        engine.dispose()
+
+
+def test_an_empty_store_migrated_to_head_matches_the_models(empty_url, monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)  # the scripts ship inside the package: any cwd works
+    store = Store(empty_url, check_schema=False)
+    try:
+        assert migrate.upgrade(store) == (None, HEAD_REVISION)
+        assert migrate.status(store) == {"current": HEAD_REVISION, "head": HEAD_REVISION,
+                                         "up_to_date": True}
+        assert migrate.upgrade(store) == (HEAD_REVISION, HEAD_REVISION)
+    finally:
+        store.dispose()
+    assert _diffs(empty_url) == []
+
+
+def test_the_comparison_would_notice_a_missing_table(empty_url):
+    from sqlalchemy import text
+
+    store = Store(empty_url, check_schema=False)
+    try:
+        migrate.upgrade(store)
+    finally:
+        store.dispose()
+    engine = make_engine(empty_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("DROP TABLE usage_snapshot"))
+    finally:
+        engine.dispose()
+    diffs = _diffs(empty_url)
+    assert [(d[0], d[1].name) for d in diffs if d[0] == "add_table"] == [
+        ("add_table", "usage_snapshot")]
+
+
+def test_head_revision_matches_the_scripts(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    assert HEAD_REVISION == migrate.script_head()
+
+
+def test_the_migration_scripts_form_one_line():
+    from alembic.script import ScriptDirectory
+
+    script = ScriptDirectory.from_config(migrate.alembic_config())
+    assert script.get_heads() == [HEAD_REVISION]
+    assert len(script.get_bases()) == 1
+
+
+def test_sqlite_connections_use_wal_foreign_keys_and_a_busy_timeout(tmp_path):
+    from sqlalchemy import text
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'store.db'}")
+    try:
+        for _ in range(2):  # every connection, not only the first
+            with engine.connect() as conn:
+                assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+                assert conn.execute(text("PRAGMA foreign_keys")).scalar() == 1
+                assert conn.execute(text("PRAGMA busy_timeout")).scalar() >= 5000
+            engine.dispose()
+    finally:
+        engine.dispose()
+
+
+def test_sqlite_store_enforces_foreign_keys(tmp_path):
+    from sqlalchemy import text
+    from sqlalchemy.exc import IntegrityError
+
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    store = Store(url, check_schema=False)
+    try:
+        migrate.upgrade(store)
+    finally:
+        store.dispose()
+    engine = make_engine(url)
+    try:
+        with pytest.raises(IntegrityError), engine.begin() as conn:
+            conn.execute(text(
+                "INSERT INTO membership (user_id, reseller_id, role, created_at) "
+                "VALUES (999, 999, 'admin', '2030-01-01 00:00:00')"))
+    finally:
+        engine.dispose()
+
+
+def test_sqlite_write_transactions_take_the_lock_first(tmp_path):
+    """A write transaction holds the write lock from BEGIN, so a read-check-write cannot race."""
+    import sqlite3
+
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    store = Store(url, check_schema=False)
+    try:
+        migrate.upgrade(store)
+        with store.write():
+            other = sqlite3.connect(tmp_path / "store.db", timeout=0)
+            try:
+                with pytest.raises(sqlite3.OperationalError, match="locked"):
+                    other.execute("BEGIN IMMEDIATE")
+            finally:
+                other.close()
+        with store.read():
+            other = sqlite3.connect(tmp_path / "store.db", timeout=0)
+            try:
+                other.execute("BEGIN IMMEDIATE")  # a read transaction does not block writers
+                other.rollback()
+            finally:
+                other.close()
+    finally:
+        store.dispose()
