@@ -21,7 +21,7 @@ def parse(text: str, field: str = "duration") -> timedelta:
 
 def render(value: timedelta) -> str:
     seconds = int(value.total_seconds())
-    for suffix, size in (("w", 604800), ("d", 86400), ("h", 3600), ("m", 60)):
+    for suffix, size in (("d", 86400), ("h", 3600), ("m", 60)):  # 7d stays 7d, not 1w
         if seconds % size == 0:
             return f"{seconds // size}{suffix}"
     return f"{seconds}s"

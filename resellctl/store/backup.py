@@ -27,6 +27,10 @@ def backup(store: Store, target: Path) -> dict:
     dest = sqlite3.connect(partial)
     try:
         src.backup(dest)
+    except BaseException:
+        dest.close()
+        partial.unlink(missing_ok=True)
+        raise
     finally:
         dest.close()
         src.close()
