@@ -27,6 +27,7 @@ def list_(
 ) -> None:
     """List audit events, newest first.
 
+    \b
     Example: resellctl audit list --action license. --since 2026-01-01
     """
     from resellctl.domain import audit, clock

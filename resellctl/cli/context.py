@@ -26,6 +26,7 @@ def _describe(name: str, entry: dict, current: str | None) -> dict:
 def list_(output: Output = Format.table) -> None:
     """List the contexts; the current one is marked.
 
+    \b
     Example: resellctl context list
     """
     from resellctl import config
@@ -39,6 +40,7 @@ def list_(output: Output = Format.table) -> None:
 def show(ctx: typer.Context, output: Output = Format.table) -> None:
     """Show what this invocation resolves to (passwords redacted).
 
+    \b
     Example: resellctl --profile staging context show
     """
     from resellctl import config
@@ -54,6 +56,7 @@ def show(ctx: typer.Context, output: Output = Format.table) -> None:
 def use(name: str, output: Output = Format.table) -> None:
     """Make NAME the current context.
 
+    \b
     Example: resellctl context use staging
     """
     from resellctl import config
@@ -75,6 +78,7 @@ def create(
 ) -> None:
     """Create a context; the first one becomes current.
 
+    \b
     Example: resellctl context create acme --db postgresql://ops@db/resell --as ana@acme.example
     """
     from resellctl import config
@@ -97,6 +101,7 @@ def create(
 def delete(name: str, output: Output = Format.table) -> None:
     """Delete a context.
 
+    \b
     Example: resellctl context delete staging
     """
     from resellctl import config

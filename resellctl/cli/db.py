@@ -24,6 +24,7 @@ def _store(ctx: typer.Context):  # noqa: ANN202
 def upgrade(ctx: typer.Context, output: Output = Format.table) -> None:
     """Migrate the store's schema to this version's head (creates the store if missing).
 
+    \b
     Example: resellctl db upgrade
     """
     from resellctl.store import migrate
@@ -36,6 +37,7 @@ def upgrade(ctx: typer.Context, output: Output = Format.table) -> None:
 def status(ctx: typer.Context, output: Output = Format.table) -> None:
     """Show the store's current and head schema revisions.
 
+    \b
     Example: resellctl db status -o json
     """
     from resellctl.store import migrate
@@ -53,6 +55,7 @@ def backup(
 ) -> None:
     """Copy a SQLite store to FILE while it is in use (online backup API).
 
+    \b
     Example: resellctl db backup ~/backups/resellctl-$(date +%F).db
     """
     from resellctl.store import backup as store_backup

@@ -27,6 +27,7 @@ def _licenses():  # noqa: ANN202
 def show(ctx: typer.Context, slug: Slug, output: Output = Format.table) -> None:
     """Show a reseller's licence pool.
 
+    \b
     Example: resellctl license show acme
     """
     emit(_licenses().show(state(ctx).ctx(), slug), output)
@@ -36,6 +37,7 @@ def show(ctx: typer.Context, slug: Slug, output: Output = Format.table) -> None:
 def quote(ctx: typer.Context, quantity: Quantity, output: Output = Format.table) -> None:
     """Price QUANTITY licences at the volume tier, and say when a cheaper tier is close.
 
+    \b
     Example: resellctl license quote 45
     """
     emit(_licenses().quote(state(ctx).ctx(), quantity), output)
@@ -46,6 +48,7 @@ def grant(ctx: typer.Context, slug: Slug, quantity: Quantity, reason: Reason = N
           output: Output = Format.table) -> None:
     """Add licences to a pool without charge (super admin).
 
+    \b
     Example: resellctl license grant acme 25 --reason "launch bonus"
     """
     emit(_licenses().grant(state(ctx).ctx(), slug, quantity, reason), output)
@@ -56,6 +59,7 @@ def revoke(ctx: typer.Context, slug: Slug, quantity: Quantity, reason: Reason = 
            output: Output = Format.table) -> None:
     """Remove free licences from a pool (super admin); licences in use stay.
 
+    \b
     Example: resellctl license revoke acme 5 --reason "contract change"
     """
     emit(_licenses().revoke(state(ctx).ctx(), slug, quantity, reason), output)
@@ -66,6 +70,7 @@ def purchase(ctx: typer.Context, slug: Slug, quantity: Quantity,
              idempotency_key: IdempotencyKey = None, output: Output = Format.table) -> None:
     """Buy licences at the tier price, paid from the reseller's balance.
 
+    \b
     Example: resellctl license purchase acme 10 --idempotency-key po-2026-118
     """
     emit(_licenses().purchase(state(ctx).ctx(), slug, quantity, idempotency_key), output)
@@ -81,6 +86,7 @@ def reconcile(
 ) -> None:
     """Recount licences in use; report drift and orphan clients (exit 9), repair with --apply.
 
+    \b
     Example: resellctl license reconcile --apply
     """
     from resellctl.domain.errors import Partial

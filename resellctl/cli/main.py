@@ -50,6 +50,9 @@ app = typer.Typer(
     help="Administer a SaaS reseller channel: resellers, licences, clients, subscriptions.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    # Plain Click help: Typer's Rich help imports rich.markdown & co (~100 ms on every
+    # --help); start-up speed is a feature here (see docs/performance.md).
+    rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
@@ -77,7 +80,8 @@ def root(
 ) -> None:
     """Administer a SaaS reseller channel: resellers, licences, clients, subscriptions.
 
-    Example: resellctl init --admin-email you@example.com --sample-data
+    \b
+    Example: resellctl init --admin-email you@example.com
     """
     current = state(ctx)
     current.db, current.profile, current.actor, current.debug = db, profile, actor, debug

@@ -15,6 +15,7 @@ app = typer.Typer(help="Show or change store-wide settings.", no_args_is_help=Tr
 def show(ctx: typer.Context, output: Output = Format.table) -> None:
     """Show every setting with its value.
 
+    \b
     Example: resellctl settings show -o json
     """
     from resellctl.domain import settings
@@ -27,6 +28,7 @@ def set_(ctx: typer.Context, key: str, value: str, output: Output = Format.table
     """Change a setting (super admin). Keys: trial_days, approval_base_url, support_base_url,
     approval_ttl, support_session_max_ttl, currency.
 
+    \b
     Example: resellctl settings set trial_days 30
     """
     from resellctl.domain import settings

@@ -19,6 +19,7 @@ def init(
 ) -> None:
     """Create or upgrade the store, its first super admin and default catalog; save the profile.
 
+    \b
     Example: resellctl init --admin-email ops@vendor.example
     """
     from resellctl import config
@@ -56,6 +57,7 @@ def _save_profile(profile: str | None, url: str, actor: str, config) -> dict:  #
 def whoami(ctx: typer.Context, output: Output = Format.table) -> None:
     """Show the acting user, whether it is a super admin, and its resellers with roles.
 
+    \b
     Example: resellctl --as ana@partner.example whoami
     """
     from resellctl.domain import users

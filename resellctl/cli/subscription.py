@@ -21,6 +21,7 @@ app.add_typer(plans_app, name="plans")
 def plans_list(ctx: typer.Context, output: Output = Format.table) -> None:
     """List the catalog's plans and the intervals each offers.
 
+    \b
     Example: resellctl subscription plans list
     """
     from resellctl.domain import catalog
@@ -33,6 +34,7 @@ def plans_list(ctx: typer.Context, output: Output = Format.table) -> None:
 def plans_show(ctx: typer.Context, code: str, output: Output = Format.table) -> None:
     """Show one plan's tiered prices (and the licence tiers).
 
+    \b
     Example: resellctl subscription plans show business-location -o json
     """
     from resellctl.domain import catalog
@@ -49,6 +51,7 @@ def plans_load(
 ) -> None:
     """Load the price catalog from a TOML file (super admin); locked prices stay.
 
+    \b
     Example: resellctl subscription plans load examples/catalog.toml
     """
     from resellctl.domain import catalog

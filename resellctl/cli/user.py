@@ -24,6 +24,7 @@ def create(
 ) -> None:
     """Create a user (super admin).
 
+    \b
     Example: resellctl user create ana@partner.example --name "Ana Silva"
     """
     from resellctl.domain import users
@@ -36,6 +37,7 @@ def create(
 def list_(ctx: typer.Context, output: Output = Format.table) -> None:
     """List the users you can see.
 
+    \b
     Example: resellctl user list -o csv
     """
     from resellctl.domain import users
@@ -47,6 +49,7 @@ def list_(ctx: typer.Context, output: Output = Format.table) -> None:
 def show(ctx: typer.Context, email: str, output: Output = Format.table) -> None:
     """Show a user and its reseller memberships.
 
+    \b
     Example: resellctl user show ana@partner.example
     """
     from resellctl.domain import users
