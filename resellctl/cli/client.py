@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
 
@@ -223,8 +225,8 @@ def list_(
     filters = {"reseller": current.reseller(reseller), "stages": stage or [],
                "status": status, "search": search, "include_deleted": include_deleted}
     paged = output == Format.table and limit is None and is_terminal()
-    rows = clients.iter_clients(current.ctx(), **filters, sort=sort,
-                                limit=PAGE if paged else limit, offset=offset)
+    rows = _checked(clients.iter_clients(current.ctx(), **filters, sort=sort,
+                                         limit=PAGE if paged else limit, offset=offset))
     if output != Format.table:
         emit(rows, output, columns=list(clients.COLUMNS) + ["deleted_at"])
         return
@@ -235,6 +237,13 @@ def list_(
         if total > offset + len(shown):
             sys.stderr.write(f"… {total - offset - len(shown)} more of {total}: use --offset "
                              f"{offset + len(shown)}, --limit N, or -o csv\n")
+
+
+def _checked(rows: Iterator[dict]) -> Iterator[dict]:
+    """Run the query (and its checks) before anything is printed: a refused list must
+    leave stdout empty, not a half-written `[`."""
+    first = next(rows, None)
+    return iter(()) if first is None else itertools.chain((first,), rows)
 
 
 def _portfolio_row(row: dict) -> dict:

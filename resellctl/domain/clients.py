@@ -325,6 +325,25 @@ def target_reseller(conn: Connection, actor: Actor, slug: str | None, what: str)
     return row
 
 
+DIRECT_EXTERNAL_IDS_LOCK = 0x72636C5F657874  # advisory lock key: direct clients' external ids
+
+
+def lock_external_ids(conn: Connection, reseller_id: int | None) -> None:
+    """Serialise external-id checks with concurrent writers of the same reseller's clients.
+
+    SQLite writers are already serialised (BEGIN IMMEDIATE). On PostgreSQL a reseller's
+    row is locked; direct clients have no such row (and their NULL reseller escapes the
+    unique constraint), so an advisory transaction lock stands in for it.
+    """
+    if conn.dialect.name != "postgresql":
+        return
+    if reseller_id is None:
+        conn.execute(select(func.pg_advisory_xact_lock(DIRECT_EXTERNAL_IDS_LOCK)))
+    else:
+        conn.execute(select(RESELLER.c.id).where(RESELLER.c.id == reseller_id)
+                     .with_for_update())
+
+
 def find_external(conn: Connection, reseller_id: int | None, external_id: str) -> Any | None:
     owner = (CLIENT.c.reseller_id.is_(None) if reseller_id is None
              else CLIENT.c.reseller_id == reseller_id)
@@ -340,6 +359,7 @@ def create(ctx: Ctx, reseller: str | None, fields: dict, *,
         rules = policy(conn, parent)
         values = clean_new(fields, rules)
         if values["external_id"]:
+            lock_external_ids(conn, rules.reseller_id)
             existing = find_external(conn, rules.reseller_id, values["external_id"])
             if existing is not None:
                 if if_not_exists:

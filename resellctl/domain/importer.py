@@ -34,13 +34,14 @@ INSERT_COLUMNS = ("uid", "reseller_id", "name", "location", "owner_name", "owner
                   "support_type", "support_access", "trial_ends_at", "external_id",
                   "import_id", "created_at", "updated_at")
 ON_EXISTING = ("error", "skip", "update")
+ERROR_COLUMN = "error"  # written by --errors-out; ignored on import so fixed rows go back in
 
 
 # ---------------------------------------------------------------- reading files
 
 def _header(cells: list[str]) -> list[str]:
     names = [c.strip().lower().lstrip("\ufeff") for c in cells]
-    unknown = [n for n in names if n not in COLUMNS]
+    unknown = [n for n in names if n not in COLUMNS and n != ERROR_COLUMN]
     missing = [n for n in REQUIRED if n not in names]
     if unknown or missing or len(set(names)) != len(names):
         problems = []
@@ -74,7 +75,9 @@ def read_csv(stream: TextIO) -> Iterator[tuple[int, dict | str]]:
         if len(cells) != width:
             yield number, f"expected {width} cells, found {len(cells)}"
             continue
-        yield number, dict(zip(header, cells, strict=True))
+        cells_by_name = dict(zip(header, cells, strict=True))
+        cells_by_name.pop(ERROR_COLUMN, None)
+        yield number, cells_by_name
 
 
 def read_ndjson(stream: TextIO) -> Iterator[tuple[int, dict | str]]:
@@ -174,6 +177,8 @@ class _Job:
         self.tally = Run()
         self.free = (parent.license_count - parent.license_used) if parent is not None else None
         self.free_at_start = self.free
+        if parent is None and not options.dry_run:  # a reseller's are unique-constrained
+            clients.lock_external_ids(conn, None)
         self.existing = self._existing()
         self.batch: list[dict] = []
         self.updates: list[dict] = []
@@ -218,7 +223,7 @@ class _Job:
 
     def _row(self, number: int, raw: dict) -> None:
         try:
-            values = clients.clean_new(raw, self.rules)
+            values = self._clean(raw)
             external = values["external_id"]
             if external:
                 self._check_duplicate(number, external)
@@ -230,6 +235,18 @@ class _Job:
             self.batch.append(values)
         except FieldInvalid as exc:
             self.tally.fail(number, exc.column, exc.message, raw)
+
+    def _clean(self, raw: dict) -> dict:
+        try:
+            return clients.clean_new(raw, self.rules)
+        except FieldInvalid as exc:
+            external = raw.get("external_id")
+            key = str(external).strip() if external is not None else ""
+            if exc.column != "stage" or key not in self.existing:
+                raise
+        # A row for an existing client: its stage is a move from the client's stage
+        # (checked in _update_values), not a new client's starting stage.
+        return clients.clean_new({**raw, "stage": None}, self.rules)
 
     def _check_duplicate(self, number: int, external: str) -> None:
         first = self.tally.seen.setdefault(external, number)
@@ -259,11 +276,11 @@ class _Job:
         given = {k for k, v in raw.items() if v not in (None, "")}
         changed = {k: values[k] for k in ("name", "owner_name", "owner_email")}
         for cell, column in (("owner_phone", "owner_phone"), ("location", "location"),
-                             ("plan", "plan"), ("seats", "seats_allocated"),
-                             ("support_type", "support_type"),
-                             ("support_access", "support_access")):
+                             ("plan", "plan"), ("seats", "seats_allocated")):
             if cell in given:
                 changed[column] = values[column]
+        if "support_type" in given or "support_access" in given:
+            changed.update(_support_update(given, values, match))
         if "stage" in given:
             try:
                 changed.update(clients.stage_values(
@@ -346,6 +363,17 @@ class _Job:
                          reseller_id=self.rules.reseller_id,
                          extra={"source": self.options.source, **counts})
         return result
+
+
+def _support_update(given: set[str], values: dict, match: Any) -> dict:
+    """The row's support cells merged with the client's own: access stays partner-only."""
+    kind = values["support_type"] if "support_type" in given else match.support_type
+    access = (values["support_access"] if "support_access" in given
+              else bool(match.support_access) and kind == "partner")
+    if access and kind != "partner":
+        raise FieldInvalid("support_access", "support access can be on only for partner-"
+                                             "supported clients")
+    return {"support_type": kind, "support_access": access}
 
 
 def _row_writer(conn: Connection, rules: clients.Policy,

@@ -1,0 +1,235 @@
+"""Licence pools and imports under real concurrency: separate `resellctl` processes
+(the installed entry point) against one store, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import re
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+ADMIN = "admin@vendor.example"
+ANA = "ana@acme.example"
+ROWS = 20_000
+BIN = Path(sys.executable).with_name("resellctl")
+
+
+# ---------------------------------------------------------------- helpers
+
+def ok(result):  # noqa: ANN001, ANN201
+    assert result.exit_code == 0, (result.stdout, result.stderr)
+    assert result.stderr == ""
+    return result.json
+
+
+def cli_env(store_url: str, tmp_path: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RESELLCTL_")}
+    env.update(RESELLCTL_DATABASE_URL=store_url, RESELLCTL_ACTOR=ADMIN,
+               RESELLCTL_CONFIG=str(tmp_path / "proc-config" / "config.toml"), NO_COLOR="1")
+    return env
+
+
+def spawn(env: dict[str, str], *args: str) -> subprocess.Popen:
+    assert BIN.exists(), f"the installed entry point is missing: {BIN}"
+    return subprocess.Popen([str(BIN), *args], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def query(store_url: str, sql: str) -> int:
+    """One integer from raw SQL, over a fresh connection (not through resellctl)."""
+    from sqlalchemy import create_engine, text
+
+    from resellctl.store.engine import driver_url
+
+    engine = create_engine(driver_url(store_url))
+    try:
+        with engine.connect() as conn:
+            return conn.execute(text(sql)).scalar_one()
+    finally:
+        engine.dispose()
+
+
+def used(store_url: str) -> int:
+    return query(store_url, "SELECT license_used FROM reseller WHERE slug = 'acme'")
+
+
+def acme_clients(store_url: str, active_only: bool = False) -> int:
+    where = " AND c.status = 'active' AND c.deleted_at IS NULL" if active_only else ""
+    return query(store_url, "SELECT count(*) FROM client c JOIN reseller r ON r.id = "
+                            f"c.reseller_id WHERE r.slug = 'acme'{where}")
+
+
+def setup_acme(run, licences: int) -> None:  # noqa: ANN001
+    ok(run("user", "create", ANA, "-o", "json"))
+    ok(run("reseller", "create", "--slug", "acme", "--name", "Acme", "--owner", ANA,
+           "--licenses", str(licences), "-o", "json"))
+
+
+def big_csv(path: Path, rows: int) -> Path:
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(["name", "owner_name", "owner_email", "seats", "external_id"])
+        writer.writerows([f"Client {i}", f"Owner {i}", f"owner{i}@client{i}.example", i % 50,
+                          f"EXT-{i:06d}"] for i in range(rows))
+    return path
+
+
+def writing_started(store_url: str) -> bool:
+    """True once another process holds the store's write lock (SQLite) or is copying
+    rows into `client` (PostgreSQL): the import is writing, uncommitted."""
+    if store_url.startswith("sqlite:///"):
+        probe = sqlite3.connect(store_url[len("sqlite:///"):], timeout=0,
+                                isolation_level=None)
+        try:
+            probe.execute("BEGIN IMMEDIATE")
+            probe.execute("ROLLBACK")
+            return False
+        except sqlite3.OperationalError as exc:
+            assert "locked" in str(exc), exc
+            return True
+        finally:
+            probe.close()
+    schema = re.search(r"search_path%3D(\w+)", store_url).group(1)
+    return query(store_url, f"""
+        SELECT count(*) FROM pg_locks l
+        JOIN pg_class c ON c.oid = l.relation
+        JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE n.nspname = '{schema}' AND c.relname = 'client'
+          AND l.mode = 'RowExclusiveLock' AND l.granted AND l.pid <> pg_backend_pid()""") > 0
+
+
+# ---------------------------------------------------------------- (a) the licence pool
+
+def test_concurrent_creates_never_oversell_the_pool(run, store_url: str, tmp_path: Path) -> None:  # noqa: ANN001
+    setup_acme(run, 10)
+    env = cli_env(store_url, tmp_path)
+    procs = [spawn(env, "client", "create", "--reseller", "acme", "--name", f"Racer {i}",
+                   "--owner-name", "R", "--owner-email", f"r{i}@race.example", "-o", "json")
+             for i in range(24)]
+    outcomes = [(p.wait(timeout=120), *p.communicate()) for p in procs]
+    codes = sorted(code for code, _, _ in outcomes)
+    assert codes == [0] * 10 + [7] * 14, [(c, err) for c, _, err in outcomes]
+    for code, out, err in outcomes:
+        if code == 0:
+            assert json.loads(out)["reseller"] == "acme" and err == ""
+        else:
+            assert out == ""
+            error = json.loads(err)["error"]
+            assert (error["code"], error["exit_code"]) == ("no_free_license", 7), error
+    assert used(store_url) == 10
+    assert acme_clients(store_url) == 10
+    pool = ok(run("license", "show", "acme", "-o", "json"))
+    assert (pool["license_count"], pool["license_used"], pool["license_available"]) == (
+        10, 10, 0)
+    created = [json.loads(out)["name"] for code, out, _ in outcomes if code == 0]
+    listed = [c["name"] for c in ok(run("client", "list", "-o", "json"))]
+    assert sorted(listed) == sorted(created)
+    assert len(ok(run("audit", "list", "--action", "client.create", "-o", "json"))) == 10
+    ok(run("license", "reconcile", "-o", "json"))
+
+
+# ---------------------------------------------------------------- (b) kill -9 mid-import
+
+def test_a_killed_import_leaves_none_or_all_and_a_rerun_completes_it(
+        run, store_url: str, tmp_path: Path) -> None:  # noqa: ANN001
+    setup_acme(run, ROWS + 500)
+    source = big_csv(tmp_path / "big.csv", ROWS)
+    proc = spawn(cli_env(store_url, tmp_path), "client", "import", str(source),
+                 "--reseller", "acme", "-o", "json")
+    # Kill once it has been writing for a while (a lock held continuously, not the blink
+    # of the start-up schema check); the whole import holds it for a second or more.
+    hold = 0.2 if store_url.startswith("sqlite:///") else 0.1
+    deadline, since = time.monotonic() + 60, None
+    try:
+        while since is None or time.monotonic() - since < hold:
+            assert proc.poll() is None, ("the import ended before it was seen writing",
+                                         proc.communicate())
+            assert time.monotonic() < deadline, "the import never started writing"
+            if not writing_started(store_url):
+                since = None
+            elif since is None:
+                since = time.monotonic()
+            time.sleep(0.01)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+    assert proc.wait(timeout=30) == -signal.SIGKILL  # it was killed, not finished
+
+    after_kill = acme_clients(store_url)
+    assert after_kill in (0, ROWS)
+    assert used(store_url) == acme_clients(store_url, active_only=True) == after_kill
+    assert ok(run("license", "reconcile", "-o", "json"))["resellers"] == []
+
+    rerun = ok(run("client", "import", str(source), "--reseller", "acme",
+                   "--on-existing", "skip", "-o", "json"))
+    assert (rerun["created"], rerun["skipped"], rerun["failed"]) == (ROWS - after_kill,
+                                                                    after_kill, 0)
+    assert acme_clients(store_url) == ROWS
+    assert query(store_url, "SELECT count(DISTINCT external_id) FROM client") == ROWS
+    assert used(store_url) == ROWS
+    ok(run("license", "reconcile", "-o", "json"))
+
+
+# ---------------------------------------------------------------- (c) idempotent re-run
+
+def test_running_the_same_import_again_is_a_no_op(run, store_url: str, tmp_path: Path) -> None:  # noqa: ANN001
+    rows = 6_000  # more than one 5,000-row write chunk
+    setup_acme(run, rows)
+    source = big_csv(tmp_path / "big.csv", rows)
+    env = cli_env(store_url, tmp_path)
+
+    def import_once() -> dict:
+        proc = spawn(env, "client", "import", str(source), "--reseller", "acme",
+                     "--on-existing", "skip", "-o", "json")
+        out, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0 and err == "", err
+        return json.loads(out)
+
+    first = import_once()
+    stamp = query(store_url, "SELECT count(*) FROM client WHERE updated_at = "
+                             "(SELECT max(updated_at) FROM client)")
+    second = import_once()
+    assert [(r["created"], r["updated"], r["skipped"], r["failed"]) for r in (first, second)
+            ] == [(rows, 0, 0, 0), (0, 0, rows, 0)]
+    assert first["import_id"] != second["import_id"]
+    assert acme_clients(store_url) == rows and used(store_url) == rows
+    # nothing was rewritten: every row still carries the first import's id and time
+    assert query(store_url, f"SELECT count(*) FROM client WHERE import_id = "
+                            f"{int(first['import_id'])}") == rows
+    assert query(store_url, "SELECT count(*) FROM client WHERE updated_at = "
+                            "(SELECT max(updated_at) FROM client)") == stamp == rows
+    events = ok(run("audit", "list", "--action", "client.", "-o", "json"))
+    assert [(e["action"], e["changes"]["created"], e["changes"]["skipped"]) for e in events] == [
+        ("client.import", 0, rows), ("client.import", rows, 0)]
+
+
+# ---------------------------------------------------------------- idempotent creates
+
+def test_concurrent_idempotent_creates_make_one_client(run, store_url: str, tmp_path: Path) -> None:  # noqa: ANN001
+    """`--external-id X --if-not-exists` from several processes at once: one client per
+    owner (a reseller, or none for a direct client), every caller gets it, exit 0."""
+    setup_acme(run, 10)
+    env = cli_env(store_url, tmp_path)
+    owners = [["--reseller", "acme"]] * 3 + [[]] * 3
+    procs = [spawn(env, "client", "create", *owner, "--name", f"Same {i}", "--owner-name", "S",
+                   "--owner-email", "s@same.example", "--external-id", "SAME",
+                   "--if-not-exists", "-o", "json")
+             for i, owner in enumerate(owners)]
+    outcomes = [(p.wait(timeout=120), *p.communicate()) for p in procs]
+    assert [code for code, _, _ in outcomes] == [0] * 6, [err for _, _, err in outcomes]
+    got = [json.loads(out) for _, out, _ in outcomes]
+    for reseller in ("acme", None):
+        mine = [c for c in got if c["reseller"] == reseller]
+        assert len(mine) == 3 and len({c["uid"] for c in mine}) == 1, mine
+        assert sorted(c["created"] for c in mine) == [False, False, True]
+    assert query(store_url, "SELECT count(*) FROM client WHERE external_id = 'SAME'") == 2
+    assert used(store_url) == 1
