@@ -527,6 +527,8 @@ def test_list_filters_sorts_and_pages(portfolio) -> None:  # noqa: ANN001
     assert names(run, "--search", uids["Charlie Dental"]) == ["Charlie Dental"]
     assert names(run, "--search", "CRM-4") == ["Delta Eats"]
     assert names(run, "--search", "nothing-like-this") == []
+    assert names(run, "--search", "%") == []  # LIKE wildcards are matched literally
+    assert names(run, "--search", "_") == []
     assert names(run, *acme, "--search", "a", "--stage", "demo", "--status", "active") == [
         "Bravo Cafe"]
 

@@ -492,3 +492,39 @@ def test_running_the_same_import_again_with_skip_is_a_no_op(acme, tmp_path: Path
     assert clients(acme) == before
     assert pool(acme) == (10, 6)
     assert [counts(e["changes"]) for e in events(acme)] == [(6, 0, 0, 0), (0, 0, 6, 0)]
+
+
+def test_a_row_with_several_bad_cells_lists_each_of_them(acme, tmp_path: Path) -> None:  # noqa: ANN001
+    rows = [row(2, owner_email="nope", owner_phone="12", seats="x"), row(3)]
+    source = write_csv(tmp_path / "in.csv", rows, COLUMNS)
+    error = error_of(import_(acme, source), 5)
+    assert [(d["row"], d["column"]) for d in error["details"]] == [
+        (2, "owner_email"), (2, "owner_phone"), (2, "seats")]
+    assert "1 row(s)" in error["message"]
+
+    out = tmp_path / "bad.csv"
+    acme("client", "import", str(source), "--reseller", "acme", "--errors-out", str(out))
+    with out.open(encoding="utf-8", newline="") as handle:
+        failed = list(csv.DictReader(handle))
+    assert len(failed) == 1
+    assert all(col in failed[0]["error"] for col in ("owner_email", "owner_phone", "seats"))
+    nothing_written(acme)
+
+
+def test_row_numbers_count_blank_lines_before_the_header(acme, tmp_path: Path) -> None:  # noqa: ANN001
+    source = tmp_path / "in.csv"
+    source.write_text("\n\nname,owner_name,owner_email\nA,B,a@b.example\nC,D,bad\n",
+                      encoding="utf-8")
+    assert [d["row"] for d in error_of(import_(acme, source), 5)["details"]] == [5]
+
+
+def test_json_lines_on_stdin_with_a_byte_order_mark(acme) -> None:  # noqa: ANN001
+    line = json.dumps(row(1, external_id="J1"))
+    assert counts(ok(import_(acme, "-", input="\ufeff" + line + "\n"))) == (1, 0, 0, 0)
+
+
+def test_json_lines_reject_a_boolean_seat_count(acme, tmp_path: Path) -> None:  # noqa: ANN001
+    source = tmp_path / "in.ndjson"
+    source.write_text(json.dumps({**row(1), "seats": True}) + "\n", encoding="utf-8")
+    details = error_of(import_(acme, source), 5)["details"]
+    assert [(d["row"], d["column"]) for d in details] == [(1, "seats")]

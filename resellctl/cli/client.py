@@ -56,6 +56,7 @@ def create(
 ) -> None:
     """Create a client under a reseller (takes one licence), or a direct one (super admin).
 
+    \b
     Example: resellctl client create -r acme --name Bakery --owner-name Li --owner-email li@b.co
     """
     fields = {"name": name, "owner_name": owner_name, "owner_email": owner_email,
@@ -85,6 +86,7 @@ def import_(
 ) -> None:
     """Import clients from CSV or JSON lines: all rows validated, all or nothing by default.
 
+    \b
     Example: resellctl client import clients.csv -r acme --on-existing skip --errors-out bad.csv
     """
     from resellctl.domain import importer
@@ -117,6 +119,8 @@ class _records:  # noqa: N801 - a context manager used like a function
         if self.name == "-":
             stream = sys.stdin
             head = stream.read(1)
+            if head == "\ufeff":  # a byte-order mark says nothing about the format
+                head = stream.read(1)
             rest = _Prefixed(head, stream)
             return (importer.read_ndjson if head == "{" else importer.read_csv)(rest)
         path = Path(self.name)
@@ -218,6 +222,7 @@ def list_(
 ) -> None:
     """List the portfolio: stage, billing, seats used/allocated, support, trial end.
 
+    \b
     Example: resellctl client list -r acme --stage trial --stage demo --sort -created_at
     """
     clients = _clients()
@@ -262,6 +267,7 @@ def _portfolio_row(row: dict) -> dict:
 def show(ctx: typer.Context, uid: Uid, output: Output = Format.table) -> None:
     """Show one client.
 
+    \b
     Example: resellctl client show cl_1a2b3c4d5e6f -o json
     """
     emit(_clients().show(state(ctx).ctx(), uid), output)
@@ -288,6 +294,7 @@ def edit(
 ) -> None:
     """Change a client's details, stage, plan, seats or support settings.
 
+    \b
     Example: resellctl client edit cl_1a2b3c4d5e6f --stage active --seats 25
     """
     fields = {"name": name, "owner_name": owner_name, "owner_email": owner_email,
@@ -305,6 +312,7 @@ def usage(
 ) -> None:
     """Record the seats a client uses (may exceed its allocation; reports flag it).
 
+    \b
     Example: resellctl client usage cl_1a2b3c4d5e6f --seats-used 27
     """
     emit(_clients().usage(state(ctx).ctx(), uid, seats_used), output)
@@ -314,6 +322,7 @@ def usage(
 def deactivate(ctx: typer.Context, uid: Uid, output: Output = Format.table) -> None:
     """Deactivate a client; its licence returns to the pool.
 
+    \b
     Example: resellctl client deactivate cl_1a2b3c4d5e6f
     """
     emit(_clients().set_status(state(ctx).ctx(), uid, False), output)
@@ -323,6 +332,7 @@ def deactivate(ctx: typer.Context, uid: Uid, output: Output = Format.table) -> N
 def reactivate(ctx: typer.Context, uid: Uid, output: Output = Format.table) -> None:
     """Reactivate a client; it takes a licence again.
 
+    \b
     Example: resellctl client reactivate cl_1a2b3c4d5e6f
     """
     emit(_clients().set_status(state(ctx).ctx(), uid, True), output)
@@ -333,6 +343,7 @@ def delete(ctx: typer.Context, uid: Uid, yes: Yes = False,
            output: Output = Format.table) -> None:
     """Delete a client (soft: history stays; hidden from lists unless --include-deleted).
 
+    \b
     Example: resellctl client delete cl_1a2b3c4d5e6f --yes
     """
     confirm(f"Delete client {uid}?", yes)

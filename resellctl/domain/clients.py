@@ -117,6 +117,8 @@ def _required(fields: dict, key: str) -> str:
 def _seats(value: Any, key: str = "seats") -> int:
     if value is None or value == "":
         return 0
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise FieldInvalid(key, f"{key} `{value}` must be a whole number ≥ 0")
     if isinstance(value, str):
         if not value.strip().isdigit():
             raise FieldInvalid(key, f"{key} `{value}` must be a whole number ≥ 0")
@@ -165,29 +167,52 @@ def _support(fields: dict, partner_supported: bool) -> tuple[str, bool]:
     return kind, access
 
 
-def clean_new(fields: dict, rules: Policy) -> dict:
-    """Validate and normalise a new client's fields; raises FieldInvalid naming the field."""
+def _start_stage(fields: dict, rules: Policy) -> str:
     stage = _text(fields, "stage") or "lead"
     if stage not in START_STAGES:
         raise FieldInvalid("stage", f"a new client starts as lead, demo or trial, not `{stage}`")
+    return stage
+
+
+def _catalog_plan(fields: dict, rules: Policy) -> str | None:
     plan = _text(fields, "plan", 64)
     if plan and plan not in rules.plans:
         raise FieldInvalid("plan", f"plan `{plan}` is not in the catalog")
-    support_type, support_access = _support(fields, rules.partner_supported)
-    return {
-        "name": _required(fields, "name"),
-        "owner_name": _required(fields, "owner_name"),
-        "owner_email": _email(fields.get("owner_email"), "owner_email"),
-        "owner_phone": _phone(fields.get("owner_phone")),
-        "location": _text(fields, "location"),
-        "stage": stage,
-        "plan": plan,
-        "seats_allocated": _seats(fields.get("seats")),
-        "support_type": support_type,
-        "support_access": support_access,
-        "external_id": _text(fields, "external_id"),
-        "trial_ends_at": rules.trial_ends_at if stage == "trial" else None,
-    }
+    return plan
+
+
+# One check per column of a new client, in the order errors are reported.
+NEW_FIELDS: tuple[tuple[str, Any], ...] = (
+    ("name", lambda f, r: _required(f, "name")),
+    ("owner_name", lambda f, r: _required(f, "owner_name")),
+    ("owner_email", lambda f, r: _email(f.get("owner_email"), "owner_email")),
+    ("owner_phone", lambda f, r: _phone(f.get("owner_phone"))),
+    ("location", lambda f, r: _text(f, "location")),
+    ("stage", _start_stage),
+    ("plan", _catalog_plan),
+    ("seats_allocated", lambda f, r: _seats(f.get("seats"))),
+    ("support", lambda f, r: _support(f, r.partner_supported)),
+    ("external_id", lambda f, r: _text(f, "external_id")),
+)
+
+
+def clean_new(fields: dict, rules: Policy) -> dict:
+    """Validate and normalise a new client's fields; raises FieldInvalid naming the field."""
+    values = {key: check(fields, rules) for key, check in NEW_FIELDS}
+    values["support_type"], values["support_access"] = values.pop("support")
+    values["trial_ends_at"] = rules.trial_ends_at if values["stage"] == "trial" else None
+    return values
+
+
+def new_field_errors(fields: dict, rules: Policy) -> list[FieldInvalid]:
+    """Every invalid field of a new client (the slow path, once a row has failed)."""
+    errors = []
+    for _, check in NEW_FIELDS:
+        try:
+            check(fields, rules)
+        except FieldInvalid as exc:
+            errors.append(exc)
+    return errors
 
 
 # ---------------------------------------------------------------- reading
@@ -269,9 +294,9 @@ def _filtered(actor: Actor, conn: Connection, *, reseller: str | None, stages: l
     if not include_deleted:
         query = query.where(CLIENT.c.deleted_at.is_(None))
     if search:
-        like = f"%{search.strip().lower()}%"
-        query = query.where(or_(func.lower(CLIENT.c.name).like(like),
-                                func.lower(CLIENT.c.owner_email).like(like),
+        term = search.strip().lower()
+        query = query.where(or_(func.lower(CLIENT.c.name).contains(term, autoescape=True),
+                                func.lower(CLIENT.c.owner_email).contains(term, autoescape=True),
                                 CLIENT.c.uid == search.strip(),
                                 CLIENT.c.external_id == search.strip()))
     return query

@@ -60,14 +60,15 @@ def read_csv(stream: TextIO) -> Iterator[tuple[int, dict | str]]:
     """Yield (row number, cells) with spreadsheet numbering: the header is row 1."""
     reader = csv.reader(stream)
     header = None
+    number = 0  # records read so far, blank ones included: the spreadsheet's row number
     for cells in reader:
+        number += 1
         if cells and any(c.strip() for c in cells):
             header = _header(cells)
             break
     if header is None:
         raise Invalid("the file is empty", code="empty_file")
     width = len(header)
-    number = 1
     for cells in reader:
         number += 1
         if not cells or not any(c.strip() for c in cells):
@@ -123,8 +124,12 @@ class Run:
     seen: dict[str, int] = field(default_factory=dict)
 
     def fail(self, row: int, column: str | None, message: str, raw: dict | None) -> None:
-        self.failures.append({"row": row, "column": column, "message": message,
-                              "cells": raw or {}})
+        self.fail_all(row, [(column, message)], raw)
+
+    def fail_all(self, row: int, errors: list[tuple[str | None, str]], raw: dict | None) -> None:
+        """One failed row, with every problem found in it."""
+        self.failures.append({"row": row, "cells": raw or {},
+                              "errors": [{"column": c, "message": m} for c, m in errors]})
 
 
 def import_clients(ctx: Ctx, records: Iterable[tuple[int, dict | str]], reseller: str | None,
@@ -165,7 +170,7 @@ def _refuse_unless_whole(result: dict, tally: Run, options: Options) -> None:
 
 
 def _details(failures: list[dict]) -> list[dict]:
-    return [{k: f[k] for k in ("row", "column", "message")} for f in failures]
+    return [{"row": f["row"], **error} for f in failures for error in f["errors"]]
 
 
 class _Job:
@@ -224,6 +229,10 @@ class _Job:
     def _row(self, number: int, raw: dict) -> None:
         try:
             values = self._clean(raw)
+        except FieldInvalid as first:
+            self.tally.fail_all(number, self._all_errors(raw, first), raw)
+            return
+        try:
             external = values["external_id"]
             if external:
                 self._check_duplicate(number, external)
@@ -236,13 +245,21 @@ class _Job:
         except FieldInvalid as exc:
             self.tally.fail(number, exc.column, exc.message, raw)
 
+    def _all_errors(self, raw: dict, first: FieldInvalid) -> list[tuple[str | None, str]]:
+        errors = clients.new_field_errors(raw, self.rules)
+        if self._is_existing(raw):
+            errors = [e for e in errors if e.column != "stage"]
+        return [(e.column, e.message) for e in errors] or [(first.column, first.message)]
+
+    def _is_existing(self, raw: dict) -> bool:
+        external = raw.get("external_id")
+        return (str(external).strip() if external is not None else "") in self.existing
+
     def _clean(self, raw: dict) -> dict:
         try:
             return clients.clean_new(raw, self.rules)
         except FieldInvalid as exc:
-            external = raw.get("external_id")
-            key = str(external).strip() if external is not None else ""
-            if exc.column != "stage" or key not in self.existing:
+            if exc.column != "stage" or not self._is_existing(raw):
                 raise
         # A row for an existing client: its stage is a move from the client's stage
         # (checked in _update_values), not a new client's starting stage.
@@ -418,9 +435,10 @@ def failed_rows_csv(failures: list[dict], out: TextIO) -> None:
     writer.writerow([*COLUMNS, "error"])
     for failure in failures:
         cells = failure["cells"]
-        where = f"row {failure['row']}" + (f", {failure['column']}" if failure["column"] else "")
+        reason = "; ".join((f"{e['column']}: " if e["column"] else "") + e["message"]
+                           for e in failure["errors"])
         writer.writerow([_cell(cells.get(c)) for c in COLUMNS]
-                        + [f"{where}: {failure['message']}"])
+                        + [f"row {failure['row']}: {reason}"])
 
 
 def _cell(value: Any) -> str:
