@@ -235,7 +235,7 @@ def balance_show(ctx: typer.Context, slug: Slug, output: Output = Format.table) 
     emit(_resellers().balance_show(state(ctx).ctx(), slug), output)
 
 
-@balance_app.command("top-up")
+@balance_app.command("top-up", context_settings={"ignore_unknown_options": True})
 def balance_top_up(
     ctx: typer.Context,
     slug: Slug,

@@ -130,7 +130,7 @@ def edit(ctx: Ctx, slug: str, *, name: str | None = None, owner: str | None = No
     with ctx.store.write() as conn:
         actor = load_actor(conn, ctx.actor)
         require_super_admin(actor, "edit resellers")
-        row = reseller_row(conn, actor, slug)
+        row = reseller_row(conn, actor, slug, for_update=True)
         before = _read(conn, row.id)
         values: dict[str, Any] = {}
         if name is not None:
@@ -166,7 +166,7 @@ def set_active(ctx: Ctx, slug: str, active: bool) -> dict:
     with ctx.store.write() as conn:
         actor = load_actor(conn, ctx.actor)
         require_super_admin(actor, "activate or deactivate resellers")
-        row = reseller_row(conn, actor, slug)
+        row = reseller_row(conn, actor, slug, for_update=True)
         if row.is_active != active:
             conn.execute(update(RESELLER).where(RESELLER.c.id == row.id)
                          .values(is_active=active, updated_at=clock.now()))
@@ -278,7 +278,7 @@ def branding_set(ctx: Ctx, slug: str, values: dict[str, Any]) -> dict:
                       hint="pass options such as --primary-color or --from-file")
     with ctx.store.write() as conn:
         actor = load_actor(conn, ctx.actor)
-        row = reseller_row(conn, actor, slug)
+        row = reseller_row(conn, actor, slug, for_update=True)
         require_role(actor, row.id, "admin", "change branding")
         return _write_branding(conn, actor, row, clean, {}, "reseller.branding_set")
 
@@ -290,7 +290,7 @@ def branding_clear(ctx: Ctx, slug: str, keys: list[str]) -> dict:
                       hint="allowed: " + ", ".join(BRANDING_KEYS))
     with ctx.store.write() as conn:
         actor = load_actor(conn, ctx.actor)
-        row = reseller_row(conn, actor, slug)
+        row = reseller_row(conn, actor, slug, for_update=True)
         require_role(actor, row.id, "admin", "change branding")
         return _write_branding(conn, actor, row, {}, set(keys or BRANDING_KEYS),
                                "reseller.branding_clear")
