@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import csv
 import json
+import queue
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, TextIO
@@ -71,8 +73,8 @@ def read_csv(stream: TextIO) -> Iterator[tuple[int, dict | str]]:
     width = len(header)
     for cells in reader:
         number += 1
-        if not cells or not any(c.strip() for c in cells):
-            continue
+        if not cells or (not cells[0].strip() and not any(c.strip() for c in cells)):
+            continue  # a blank line (the first cell is checked first: it is the fast path)
         if len(cells) != width:
             yield number, f"expected {width} cells, found {len(cells)}"
             continue
@@ -173,6 +175,44 @@ def _details(failures: list[dict]) -> list[dict]:
     return [{"row": f["row"], **error} for f in failures for error in f["errors"]]
 
 
+class _Background:
+    """Runs database jobs in order on one worker thread.
+
+    SQLite and psycopg release the GIL while the database works, so writing chunk N
+    overlaps validating chunk N+1. Only this thread touches the connection while the
+    rows stream; the first error stops the remaining jobs and is re-raised.
+    """
+
+    def __init__(self) -> None:
+        self.jobs: queue.Queue = queue.Queue(maxsize=2)
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._loop, name="import-writer", daemon=True)
+        self.thread.start()
+
+    def _loop(self) -> None:
+        while (job := self.jobs.get()) is not None:
+            if self.error is None:
+                try:
+                    job()
+                except BaseException as exc:  # noqa: BLE001 - handed to the caller
+                    self.error = exc
+
+    def submit(self, job: Callable[[], None]) -> None:
+        self._raise()
+        self.jobs.put(job)
+
+    def close(self, *, quiet: bool = False) -> None:
+        """Wait for every job; re-raise the first error unless already failing."""
+        self.jobs.put(None)
+        self.thread.join()
+        if not quiet:
+            self._raise()
+
+    def _raise(self) -> None:
+        if self.error is not None:
+            raise self.error
+
+
 class _Job:
     def __init__(self, conn: Connection, actor: Any, parent: Any, options: Options) -> None:
         self.conn, self.actor, self.parent, self.options = conn, actor, parent, options
@@ -189,6 +229,7 @@ class _Job:
         self.updates: list[dict] = []
         self.import_id = None if options.dry_run else self._start()
         self.insert_row = _row_writer(conn, self.rules, self.import_id)
+        self.background: _Background | None = None
 
     def _existing(self) -> dict[str, Any]:
         owner = (CLIENT.c.reseller_id.is_(None) if self.parent is None
@@ -215,16 +256,30 @@ class _Job:
 
     def run(self, records: Iterable[tuple[int, dict | str]],
             progress: Callable[[int], None] | None) -> None:
+        if not self.options.dry_run:
+            self.background = _Background()
+        try:
+            self._read(records, progress)
+            self._flush()
+        except BaseException:
+            if self.background is not None:
+                self.background.close(quiet=True)
+            raise
+        if self.background is not None:
+            self.background.close()
+        self.tally.failures.sort(key=lambda failure: failure["row"])
+
+    def _read(self, records: Iterable[tuple[int, dict | str]],
+              progress: Callable[[int], None] | None) -> None:
         for count, (number, raw) in enumerate(records, start=1):
             if isinstance(raw, str):
                 self.tally.fail(number, None, raw, None)
             else:
                 self._row(number, raw)
-            if len(self.batch) >= CHUNK:
+            if len(self.batch) >= CHUNK or len(self.updates) >= CHUNK:
                 self._flush()
             if progress and count % CHUNK == 0:
                 progress(count)
-        self._flush()
 
     def _row(self, number: int, raw: dict) -> None:
         try:
@@ -285,8 +340,6 @@ class _Job:
         self.tally.updated += 1
         if self.writing:
             self.updates.append(changes)
-        if len(self.updates) >= CHUNK and self.writing:
-            self._flush_updates()
 
     def _update_values(self, raw: dict, values: dict, match: Any) -> dict:
         """Cells given in the row replace the client's values; empty cells keep them."""
@@ -329,9 +382,17 @@ class _Job:
             return free
 
     def _flush(self) -> None:
-        batch, self.batch = self.batch, []
-        if self.writing and self.updates:
-            self._flush_updates()
+        """Hand the pending rows to the writer (or just count them in a dry run)."""
+        batch, updates = self.batch, self.updates
+        self.batch, self.updates = [], []
+        if self.background is not None:
+            self.background.submit(lambda: self._write(batch, updates))
+        else:
+            self._write(batch, updates)
+
+    def _write(self, batch: list[dict], updates: list[dict]) -> None:
+        if self.writing and updates:
+            self._write_updates(updates)
         if not batch:
             return
         if not (self.writing or self.options.dry_run):
@@ -350,8 +411,7 @@ class _Job:
             for values in rows:
                 self.tally.fail(values["_row"], None, "no free licence", values["_raw"])
 
-    def _flush_updates(self) -> None:
-        updates, self.updates = self.updates, []
+    def _write_updates(self, updates: list[dict]) -> None:
         groups: dict[tuple[str, ...], list[dict]] = {}
         for values in updates:
             groups.setdefault(tuple(sorted(values)), []).append(values)
