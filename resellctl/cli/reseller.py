@@ -48,6 +48,7 @@ def create(
 ) -> None:
     """Create a reseller (super admin); its owner becomes an admin member.
 
+    \b
     Example: resellctl reseller create --slug acme --name "Acme IT" --owner ana@acme.example
     """
     emit(_resellers().create(state(ctx).ctx(), slug, name, owner, licenses=licenses,
@@ -63,6 +64,7 @@ def list_(
 ) -> None:
     """List the resellers you can see.
 
+    \b
     Example: resellctl reseller list --active -o csv
     """
     emit(_resellers().list_resellers(state(ctx).ctx(), active), output, columns=COLUMNS)
@@ -72,6 +74,7 @@ def list_(
 def show(ctx: typer.Context, slug: Slug, output: Output = Format.table) -> None:
     """Show one reseller.
 
+    \b
     Example: resellctl reseller show acme -o json
     """
     emit(_resellers().show(state(ctx).ctx(), slug), output)
@@ -90,6 +93,7 @@ def edit(
 ) -> None:
     """Change a reseller's name, owner or partner-support eligibility (super admin).
 
+    \b
     Example: resellctl reseller edit acme --partner-supported
     """
     emit(_resellers().edit(state(ctx).ctx(), slug, name=name, owner=owner,
@@ -100,6 +104,7 @@ def edit(
 def activate(ctx: typer.Context, slug: Slug, output: Output = Format.table) -> None:
     """Activate a reseller (super admin).
 
+    \b
     Example: resellctl reseller activate acme
     """
     emit(_resellers().set_active(state(ctx).ctx(), slug, True), output)
@@ -109,6 +114,7 @@ def activate(ctx: typer.Context, slug: Slug, output: Output = Format.table) -> N
 def deactivate(ctx: typer.Context, slug: Slug, output: Output = Format.table) -> None:
     """Deactivate a reseller: it can create no client; existing ones keep working.
 
+    \b
     Example: resellctl reseller deactivate acme
     """
     emit(_resellers().set_active(state(ctx).ctx(), slug, False), output)
@@ -126,6 +132,7 @@ def member_add(
 ) -> None:
     """Add a user to a reseller with a role (reseller admin).
 
+    \b
     Example: resellctl reseller member add acme bo@acme.example --role support
     """
     emit(_resellers().member_add(state(ctx).ctx(), slug, email, role), output)
@@ -136,6 +143,7 @@ def member_remove(ctx: typer.Context, slug: Slug, email: str,
                   output: Output = Format.table) -> None:
     """Remove a member (the owner stays).
 
+    \b
     Example: resellctl reseller member remove acme bo@acme.example
     """
     emit(_resellers().member_remove(state(ctx).ctx(), slug, email), output)
@@ -145,6 +153,7 @@ def member_remove(ctx: typer.Context, slug: Slug, email: str,
 def member_list(ctx: typer.Context, slug: Slug, output: Output = Format.table) -> None:
     """List a reseller's members and roles.
 
+    \b
     Example: resellctl reseller member list acme
     """
     emit(_resellers().members(state(ctx).ctx(), slug), output,
@@ -157,6 +166,7 @@ def member_list(ctx: typer.Context, slug: Slug, output: Output = Format.table) -
 def branding_show(ctx: typer.Context, slug: Slug, output: Output = Format.table) -> None:
     """Show a reseller's branding.
 
+    \b
     Example: resellctl reseller branding show acme
     """
     emit(_resellers().branding_show(state(ctx).ctx(), slug), output)
@@ -181,6 +191,7 @@ def branding_set(
 ) -> None:
     """Set branding values; options override values from --from-file.
 
+    \b
     Example: resellctl reseller branding set acme --primary-color "#0A84FF" --domain acme.example
     """
     values = _read_json(from_file) if from_file else {}
@@ -215,6 +226,7 @@ def branding_clear(
 ) -> None:
     """Clear some or all branding values.
 
+    \b
     Example: resellctl reseller branding clear acme logo_url domain
     """
     emit(_resellers().branding_clear(state(ctx).ctx(), slug, keys or []), output)
@@ -230,6 +242,7 @@ Amount = Annotated[str, typer.Argument(metavar="AMOUNT",
 def balance_show(ctx: typer.Context, slug: Slug, output: Output = Format.table) -> None:
     """Show a reseller's balance.
 
+    \b
     Example: resellctl reseller balance show acme
     """
     emit(_resellers().balance_show(state(ctx).ctx(), slug), output)
@@ -246,6 +259,7 @@ def balance_top_up(
 ) -> None:
     """Add funds to a reseller's balance (super admin).
 
+    \b
     Example: resellctl reseller balance top-up acme 500 --idempotency-key INV-1042
     """
     from resellctl.domain import money
@@ -266,6 +280,7 @@ def balance_adjust(
 ) -> None:
     """Correct a balance by a signed amount (super admin); it never goes below zero.
 
+    \b
     Example: resellctl reseller balance adjust acme -12.50 --reason "refund of duplicate fee"
     """
     from resellctl.domain import money
@@ -293,6 +308,7 @@ def balance_history(
 ) -> None:
     """List ledger entries, newest first.
 
+    \b
     Example: resellctl reseller balance history acme --since 2026-01-01
     """
     from resellctl.domain import clock
