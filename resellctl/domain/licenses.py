@@ -97,43 +97,37 @@ def quote(ctx: Ctx, quantity: int) -> dict:
 
 
 def grant(ctx: Ctx, slug: str, quantity: int, reason: str | None) -> dict:
-    validate.positive(quantity, "QUANTITY")
-    with ctx.store.write() as conn:
-        actor = load_actor(conn, ctx.actor)
-        require_super_admin(actor, "grant licences")
-        row = reseller_row(conn, actor, slug)
-        after = conn.execute(update(RESELLER).where(RESELLER.c.id == row.id)
-                             .values(license_count=RESELLER.c.license_count + quantity)
-                             .returning(RESELLER)).one()
-        audit.record(conn, actor, "license.grant", "reseller", slug, reseller_id=row.id,
-                     before={"license_count": after.license_count - quantity},
-                     after={"license_count": after.license_count},
-                     extra={"quantity": quantity, "reason": reason})
-        return pool(after)
+    """Add licences to a pool without charge (super admin)."""
+    return _change_count(ctx, slug, validate.positive(quantity, "QUANTITY"), reason)
 
 
 def revoke(ctx: Ctx, slug: str, quantity: int, reason: str | None) -> dict:
-    validate.positive(quantity, "QUANTITY")
+    """Remove free licences from a pool (super admin); licences in use stay."""
+    return _change_count(ctx, slug, -validate.positive(quantity, "QUANTITY"), reason)
+
+
+def _change_count(ctx: Ctx, slug: str, delta: int, reason: str | None) -> dict:
+    verb = "grant" if delta > 0 else "revoke"
     with ctx.store.write() as conn:
         actor = load_actor(conn, ctx.actor)
-        require_super_admin(actor, "revoke licences")
+        require_super_admin(actor, f"{verb} licences")
         row = reseller_row(conn, actor, slug)
         after = conn.execute(
             update(RESELLER)
             .where(RESELLER.c.id == row.id,
-                   RESELLER.c.license_count - quantity >= RESELLER.c.license_used)
-            .values(license_count=RESELLER.c.license_count - quantity)
+                   RESELLER.c.license_count + delta >= RESELLER.c.license_used)
+            .values(license_count=RESELLER.c.license_count + delta)
             .returning(RESELLER)).first()
         if after is None:
             current = conn.execute(select(RESELLER).where(RESELLER.c.id == row.id)).one()
             free = current.license_count - current.license_used
-            raise Insufficient(f"cannot revoke {quantity}: reseller `{slug}` has only {free} "
+            raise Insufficient(f"cannot revoke {-delta}: reseller `{slug}` has only {free} "
                                "free licences", code="licenses_in_use",
                                hint="deactivate clients first, or revoke fewer")
-        audit.record(conn, actor, "license.revoke", "reseller", slug, reseller_id=row.id,
-                     before={"license_count": after.license_count + quantity},
+        audit.record(conn, actor, f"license.{verb}", "reseller", slug, reseller_id=row.id,
+                     before={"license_count": after.license_count - delta},
                      after={"license_count": after.license_count},
-                     extra={"quantity": quantity, "reason": reason})
+                     extra={"quantity": abs(delta), "reason": reason})
         return pool(after)
 
 
