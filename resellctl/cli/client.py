@@ -230,10 +230,14 @@ def list_(
     filters = {"reseller": current.reseller(reseller), "stages": stage or [],
                "status": status, "search": search, "include_deleted": include_deleted}
     paged = output == Format.table and limit is None and is_terminal()
-    rows = _checked(clients.iter_clients(current.ctx(), **filters, sort=sort,
-                                         limit=PAGE if paged else limit, offset=offset))
+    window = {"sort": sort, "limit": PAGE if paged else limit, "offset": offset}
+    if output == Format.csv:  # tuples straight to the CSV writer: no dict per row
+        emit(_checked(clients.iter_client_rows(current.ctx(), **filters, **window)), output,
+             columns=list(clients.OUTPUT))
+        return
+    rows = _checked(clients.iter_clients(current.ctx(), **filters, **window))
     if output != Format.table:
-        emit(rows, output, columns=list(clients.COLUMNS) + ["deleted_at"])
+        emit(rows, output, columns=list(clients.OUTPUT))
         return
     shown = [_portfolio_row(r) for r in rows]
     emit(shown, output, columns=PORTFOLIO, headers=PORTFOLIO_HEADERS)
@@ -244,7 +248,7 @@ def list_(
                              f"{offset + len(shown)}, --limit N, or -o csv\n")
 
 
-def _checked(rows: Iterator[dict]) -> Iterator[dict]:
+def _checked(rows: Iterator) -> Iterator:
     """Run the query (and its checks) before anything is printed: a refused list must
     leave stdout empty, not a half-written `[`."""
     first = next(rows, None)

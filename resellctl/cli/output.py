@@ -8,6 +8,7 @@ plain, fast renderer otherwise.
 from __future__ import annotations
 
 import csv
+import io
 import itertools
 import json
 import operator
@@ -18,6 +19,7 @@ from typing import Any, TextIO
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 FORMULA_CHARS = frozenset(FORMULA_START)
+CSV_CHUNK = 1000
 
 
 class Format(StrEnum):
@@ -95,12 +97,27 @@ def _csv(rows: Iterable[dict], columns: Sequence[str] | None, out: TextIO) -> No
     writer.writerow(names)
     if first is None:
         return
-    pick = _picker(names)
-    # With "\n" line ends csv.writer leaves a lone CR unquoted, and readers take it for a
-    # line break: a row holding one is written fully quoted.
-    plain = writer.writerow
+    pick = _picker(names) if isinstance(first, dict) else tuple  # tuples: already in order
+    rows_of_cells = map(_csv_cells, map(pick, itertools.chain((first,), iterator)))
+    fast = io.StringIO()
+    fast_writer = csv.writer(fast, lineterminator="\n")
+    while chunk := list(itertools.islice(rows_of_cells, CSV_CHUNK)):
+        fast.seek(0)
+        fast.truncate()
+        fast_writer.writerows(chunk)
+        text = fast.getvalue()
+        if "\r" in text:
+            _csv_with_carriage_returns(chunk, out)
+        else:
+            out.write(text)
+
+
+def _csv_with_carriage_returns(chunk: list[list], out: TextIO) -> None:
+    """With "\n" line ends csv.writer leaves a lone CR unquoted, and readers take it for a
+    line break: a row holding one is written fully quoted (the rare, slow path)."""
+    plain = csv.writer(out, lineterminator="\n").writerow
     quoted = csv.writer(out, lineterminator="\n", quoting=csv.QUOTE_ALL).writerow
-    for cells in map(_csv_cells, map(pick, itertools.chain((first,), iterator))):
+    for cells in chunk:
         (quoted if any("\r" in v for v in cells if v.__class__ is str) else plain)(cells)
 
 

@@ -115,12 +115,12 @@ def _required(fields: dict, key: str) -> str:
 
 
 def _seats(value: Any, key: str = "seats") -> int:
-    if value is None or value == "":
-        return 0
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return 0  # an empty cell
     if isinstance(value, bool) or not isinstance(value, int | str):
         raise FieldInvalid(key, f"{key} `{value}` must be a whole number ≥ 0")
     if isinstance(value, str):
-        if not value.strip().isdigit():
+        if not (value.strip().isdigit() and value.strip().isascii()):
             raise FieldInvalid(key, f"{key} `{value}` must be a whole number ≥ 0")
         value = int(value)
     if value < 0:
@@ -202,6 +202,54 @@ def clean_new(fields: dict, rules: Policy) -> dict:
     values["support_type"], values["support_access"] = values.pop("support")
     values["trial_ends_at"] = rules.trial_ends_at if values["stage"] == "trial" else None
     return values
+
+
+_EMAIL_MATCH = validate.EMAIL.match
+_NO_DIGITS = str.maketrans("", "", "0123456789")
+
+
+def fast_clean(fields: dict, rules: Policy) -> dict | None:
+    """clean_new for the common case of an all-text, valid row, in one flat function.
+
+    Returns None whenever the row is not plainly valid (or not all text); the caller
+    then runs clean_new, which decides and names the errors. A property test checks
+    that every row this accepts gives exactly what clean_new gives.
+    """
+    get = fields.get
+    name, owner_name, email = get("name"), get("owner_name"), get("owner_email")
+    if name.__class__ is not str or owner_name.__class__ is not str \
+            or email.__class__ is not str:
+        return None
+    name, owner_name, email = name.strip(), owner_name.strip(), email.strip().lower()
+    if not name or not owner_name or len(name) > 200 or len(owner_name) > 200 \
+            or len(email) > 320 or not _EMAIL_MATCH(email):
+        return None
+    texts = [get(key) or "" for key in ("owner_phone", "location", "stage", "plan", "seats",
+                                        "support_type", "support_access", "external_id")]
+    if any(t.__class__ is not str for t in texts):
+        return None
+    phone, location, stage, plan, seats, kind, access, external = [t.strip() for t in texts]
+    if phone:
+        digits = len(phone) - len(phone.translate(_NO_DIGITS))
+        if not 6 <= digits <= 20 or len(phone) > 64:
+            return None
+    stage = stage or "lead"
+    kind = kind or ("partner" if rules.partner_supported else "vendor")
+    access = access.lower()
+    if (len(location) > 200 or stage not in START_STAGES or len(external) > 200
+            or (plan and plan not in rules.plans) or (seats and not seats.isdigit())
+            or not seats.isascii() or kind not in SUPPORT_TYPES
+            or (kind == "partner" and not rules.partner_supported)
+            or (access not in TRUE and access not in FALSE)):
+        return None
+    on = access in TRUE
+    if on and kind != "partner":
+        return None
+    return {"name": name, "owner_name": owner_name, "owner_email": email,
+            "owner_phone": phone or None, "location": location or None, "stage": stage,
+            "plan": plan or None, "seats_allocated": int(seats) if seats else 0,
+            "external_id": external or None, "support_type": kind, "support_access": on,
+            "trial_ends_at": rules.trial_ends_at if stage == "trial" else None}
 
 
 def new_field_errors(fields: dict, rules: Policy) -> list[FieldInvalid]:
@@ -311,21 +359,32 @@ def _order(sort: str) -> Any:
     return (column.desc() if sort.startswith("-") else column.asc(), CLIENT.c.id.asc())
 
 
-def iter_clients(ctx: Ctx, *, reseller: str | None = None, stages: list[str] | None = None,
-                 status: str | None = None, search: str | None = None,
-                 include_deleted: bool = False, sort: str = "name", limit: int | None = None,
-                 offset: int = 0) -> Iterator[dict]:
-    """Stream the portfolio as dicts (the transaction stays open while it is consumed)."""
+def iter_client_rows(ctx: Ctx, *, reseller: str | None = None,
+                     stages: list[str] | None = None, status: str | None = None,
+                     search: str | None = None, include_deleted: bool = False,
+                     sort: str = "name", limit: int | None = None,
+                     offset: int = 0) -> Iterator[tuple]:
+    """Stream the portfolio as tuples in OUTPUT order (the fast path of big exports).
+
+    The transaction stays open while the rows are consumed.
+    """
     with ctx.store.read() as conn:
         actor = load_actor(conn, ctx.actor)
         query = _filtered(actor, conn, reseller=reseller, stages=stages or [], status=status,
                           search=search, include_deleted=include_deleted)
-        query = query.order_by(*_order(sort)).offset(offset)
+        query = query.order_by(*_order(sort))
+        # No OFFSET 0 / LIMIT -1: SQLite then sorts through a temporary file.
+        if offset:
+            query = query.offset(offset)
         if limit is not None:
             query = query.limit(limit)
-        result = conn.execution_options(yield_per=2000).execute(query)
-        for row in result:
-            yield client_dict(row)
+        for row in conn.execution_options(yield_per=2000).execute(query):
+            yield tuple(row)
+
+
+def iter_clients(ctx: Ctx, **filters: Any) -> Iterator[dict]:
+    """Stream the portfolio as dicts shaped like CLI.md's client JSON."""
+    return map(client_dict, iter_client_rows(ctx, **filters))
 
 
 def count_clients(ctx: Ctx, *, reseller: str | None = None, stages: list[str] | None = None,

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import csv
 import json
-import queue
-import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, TextIO
@@ -175,44 +173,6 @@ def _details(failures: list[dict]) -> list[dict]:
     return [{"row": f["row"], **error} for f in failures for error in f["errors"]]
 
 
-class _Background:
-    """Runs database jobs in order on one worker thread.
-
-    SQLite and psycopg release the GIL while the database works, so writing chunk N
-    overlaps validating chunk N+1. Only this thread touches the connection while the
-    rows stream; the first error stops the remaining jobs and is re-raised.
-    """
-
-    def __init__(self) -> None:
-        self.jobs: queue.Queue = queue.Queue(maxsize=2)
-        self.error: BaseException | None = None
-        self.thread = threading.Thread(target=self._loop, name="import-writer", daemon=True)
-        self.thread.start()
-
-    def _loop(self) -> None:
-        while (job := self.jobs.get()) is not None:
-            if self.error is None:
-                try:
-                    job()
-                except BaseException as exc:  # noqa: BLE001 - handed to the caller
-                    self.error = exc
-
-    def submit(self, job: Callable[[], None]) -> None:
-        self._raise()
-        self.jobs.put(job)
-
-    def close(self, *, quiet: bool = False) -> None:
-        """Wait for every job; re-raise the first error unless already failing."""
-        self.jobs.put(None)
-        self.thread.join()
-        if not quiet:
-            self._raise()
-
-    def _raise(self) -> None:
-        if self.error is not None:
-            raise self.error
-
-
 class _Job:
     def __init__(self, conn: Connection, actor: Any, parent: Any, options: Options) -> None:
         self.conn, self.actor, self.parent, self.options = conn, actor, parent, options
@@ -229,7 +189,6 @@ class _Job:
         self.updates: list[dict] = []
         self.import_id = None if options.dry_run else self._start()
         self.insert_row = _row_writer(conn, self.rules, self.import_id)
-        self.background: _Background | None = None
 
     def _existing(self) -> dict[str, Any]:
         owner = (CLIENT.c.reseller_id.is_(None) if self.parent is None
@@ -256,17 +215,8 @@ class _Job:
 
     def run(self, records: Iterable[tuple[int, dict | str]],
             progress: Callable[[int], None] | None) -> None:
-        if not self.options.dry_run:
-            self.background = _Background()
-        try:
-            self._read(records, progress)
-            self._flush()
-        except BaseException:
-            if self.background is not None:
-                self.background.close(quiet=True)
-            raise
-        if self.background is not None:
-            self.background.close()
+        self._read(records, progress)
+        self._flush()
         self.tally.failures.sort(key=lambda failure: failure["row"])
 
     def _read(self, records: Iterable[tuple[int, dict | str]],
@@ -311,6 +261,9 @@ class _Job:
         return (str(external).strip() if external is not None else "") in self.existing
 
     def _clean(self, raw: dict) -> dict:
+        values = clients.fast_clean(raw, self.rules)
+        if values is not None:
+            return values
         try:
             return clients.clean_new(raw, self.rules)
         except FieldInvalid as exc:
@@ -382,13 +335,10 @@ class _Job:
             return free
 
     def _flush(self) -> None:
-        """Hand the pending rows to the writer (or just count them in a dry run)."""
+        """Write the pending rows (or just count them in a dry run)."""
         batch, updates = self.batch, self.updates
         self.batch, self.updates = [], []
-        if self.background is not None:
-            self.background.submit(lambda: self._write(batch, updates))
-        else:
-            self._write(batch, updates)
+        self._write(batch, updates)
 
     def _write(self, batch: list[dict], updates: list[dict]) -> None:
         if self.writing and updates:
@@ -482,11 +432,13 @@ def _tuple(v: dict, rules: clients.Policy, import_id: int | None, stamp: Any, tr
 def _copy_rows(conn: Connection, rules: clients.Policy, import_id: int | None,
                rows: list[dict]) -> None:
     raw = conn.connection.dbapi_connection
+    # The same two instants on every row: format them once, as COPY's text form.
+    stamp, trial = rules.now.isoformat(), rules.trial_ends_at.isoformat()
     with raw.cursor() as cursor, cursor.copy(
             f"COPY client ({', '.join(INSERT_COLUMNS)}) FROM STDIN") as copy:
+        write = copy.write_row
         for values in rows:
-            copy.write_row(_tuple(values, rules, import_id, rules.now, rules.trial_ends_at,
-                                  bool))
+            write(_tuple(values, rules, import_id, stamp, trial, bool))
 
 
 def failed_rows_csv(failures: list[dict], out: TextIO) -> None:
