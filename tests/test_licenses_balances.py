@@ -7,12 +7,10 @@ reseller's cached balance equals the sum of its ledger and is not negative.
 
 from __future__ import annotations
 
-import functools
 import json
 from datetime import UTC, datetime
 
 import pytest
-import typer.testing
 
 ADMIN = "admin@vendor.example"
 ANA = "ana@acme.example"
@@ -29,18 +27,6 @@ ENTRY_FIELDS = ["id", "kind", "amount_cents", "balance_after_cents", "reference"
 
 
 # ---------------------------------------------------------------- helpers
-
-@pytest.fixture(autouse=True)
-def _build_the_cli_once(monkeypatch: pytest.MonkeyPatch) -> None:
-    """CliRunner rebuilds the click tree from the Typer app on every call (~40 ms, most of
-    an invocation); the tree is stateless, so build it once per session."""
-    monkeypatch.setattr(typer.testing, "_get_command", _command)
-
-
-@functools.cache
-def _command(app: typer.Typer):
-    return typer.main.get_command(app)
-
 
 def ok(result):
     assert result.exit_code == 0, result.stderr

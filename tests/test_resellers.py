@@ -5,12 +5,10 @@ Every test runs on SQLite and PostgreSQL (the `run` fixture is parametrised).
 
 from __future__ import annotations
 
-import functools
 import json
 import re
 
 import pytest
-import typer.testing
 
 ADMIN = "admin@vendor.example"
 ANA = "ana@acme.example"
@@ -25,18 +23,6 @@ INSTANT = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 
 
 # ---------------------------------------------------------------- helpers
-
-@pytest.fixture(autouse=True)
-def _build_the_cli_once(monkeypatch: pytest.MonkeyPatch) -> None:
-    """CliRunner rebuilds the click tree from the Typer app on every call (~40 ms, most of
-    an invocation); the tree is stateless, so build it once per session."""
-    monkeypatch.setattr(typer.testing, "_get_command", _command)
-
-
-@functools.cache
-def _command(app: typer.Typer):
-    return typer.main.get_command(app)
-
 
 def ok(result):
     """A success: exit 0, nothing on stderr, JSON on stdout."""
