@@ -22,7 +22,8 @@ def rules(partner: bool) -> clients.Policy:
 def cells(*good: str) -> st.SearchStrategy:
     """Plausible values, edge cases and arbitrary text for one column."""
     edge = ["", " ", "  x  ", "²", "١٢", "\t", "=1+1", "-5", "x" * 201, "x" * 65]
-    return st.one_of(st.sampled_from([*good, *edge]), st.text(max_size=30), st.none())
+    return st.one_of(st.sampled_from([*good, *edge]), st.text(max_size=30), st.none(),
+                     st.integers(-3, 30), st.booleans())  # JSON lines carry non-text values
 
 
 VALID = {"name": "Acme", "owner_name": "Ana", "owner_email": "ana@acme.example",

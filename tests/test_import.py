@@ -528,3 +528,12 @@ def test_json_lines_reject_a_boolean_seat_count(acme, tmp_path: Path) -> None:  
     source.write_text(json.dumps({**row(1), "seats": True}) + "\n", encoding="utf-8")
     details = error_of(import_(acme, source), 5)["details"]
     assert [(d["row"], d["column"]) for d in details] == [(1, "seats")]
+
+
+def test_json_lines_with_non_text_values_fail_as_rows_not_as_bugs(acme, tmp_path: Path) -> None:  # noqa: ANN001
+    source = tmp_path / "in.ndjson"
+    source.write_text(json.dumps({**row(1), "owner_email": 1, "owner_phone": 123}) + "\n"
+                      + json.dumps({**row(2), "location": 0}) + "\n", encoding="utf-8")
+    details = error_of(import_(acme, source), 5)["details"]
+    assert [(d["row"], d["column"]) for d in details] == [(1, "owner_email"),
+                                                          (1, "owner_phone")]

@@ -141,14 +141,14 @@ def _flag(value: Any, key: str) -> bool | None:
 
 def _email(value: Any, key: str) -> str:
     try:
-        return validate.email(value or "", key)
+        return validate.email("" if value is None else str(value), key)
     except Invalid as exc:
         raise FieldInvalid(key, exc.message) from None
 
 
 def _phone(value: Any) -> str | None:
     try:
-        return validate.phone(value)
+        return validate.phone(None if value is None else str(value))
     except Invalid as exc:
         raise FieldInvalid("owner_phone", exc.message) from None
 
@@ -208,6 +208,10 @@ _EMAIL_MATCH = validate.EMAIL.match
 _NO_DIGITS = str.maketrans("", "", "0123456789")
 
 
+def _stripped(value: str | None) -> str:
+    return "" if value is None else value.strip()
+
+
 def fast_clean(fields: dict, rules: Policy) -> dict | None:
     """clean_new for the common case of an all-text, valid row, in one flat function.
 
@@ -216,26 +220,24 @@ def fast_clean(fields: dict, rules: Policy) -> dict | None:
     that every row this accepts gives exactly what clean_new gives.
     """
     get = fields.get
-    name, owner_name, email = get("name"), get("owner_name"), get("owner_email")
-    if name.__class__ is not str or owner_name.__class__ is not str \
-            or email.__class__ is not str:
+    try:  # a value that is not text (no .strip) sends the row to clean_new
+        name, owner_name = get("name").strip(), get("owner_name").strip()
+        email = get("owner_email").strip().lower()
+        phone, location = _stripped(get("owner_phone")), _stripped(get("location"))
+        stage, plan = _stripped(get("stage")) or "lead", _stripped(get("plan"))
+        seats, external = _stripped(get("seats")), _stripped(get("external_id"))
+        kind = _stripped(get("support_type")) \
+            or ("partner" if rules.partner_supported else "vendor")
+        access = _stripped(get("support_access")).lower()
+    except AttributeError:
         return None
-    name, owner_name, email = name.strip(), owner_name.strip(), email.strip().lower()
     if not name or not owner_name or len(name) > 200 or len(owner_name) > 200 \
             or len(email) > 320 or not _EMAIL_MATCH(email):
         return None
-    texts = [get(key) or "" for key in ("owner_phone", "location", "stage", "plan", "seats",
-                                        "support_type", "support_access", "external_id")]
-    if any(t.__class__ is not str for t in texts):
-        return None
-    phone, location, stage, plan, seats, kind, access, external = [t.strip() for t in texts]
     if phone:
         digits = len(phone) - len(phone.translate(_NO_DIGITS))
         if not 6 <= digits <= 20 or len(phone) > 64:
             return None
-    stage = stage or "lead"
-    kind = kind or ("partner" if rules.partner_supported else "vendor")
-    access = access.lower()
     if (len(location) > 200 or stage not in START_STAGES or len(external) > 200
             or (plan and plan not in rules.plans) or (seats and not seats.isdigit())
             or not seats.isascii() or kind not in SUPPORT_TYPES
