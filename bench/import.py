@@ -47,6 +47,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from common import bench_env
+
 ADMIN = "a@v.example"
 OWNER = "o@x.example"
 SLUG = "big"
@@ -154,26 +156,6 @@ def output_of(argv: list[str], env: dict[str, str] | None = None) -> str:
         raise CommandFailed(f"`{' '.join(argv)}` exited {proc.returncode}: "
                             f"{proc.stderr.strip()[-2000:]}")
     return proc.stdout
-
-
-def bench_env(workdir: Path, url: str) -> dict[str, str]:
-    """Everything resellctl reads points into `workdir`."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RESELLCTL_")}
-    home = workdir / "home"
-    env.update({
-        "HOME": str(home),
-        "XDG_CONFIG_HOME": str(home / ".config"),
-        "XDG_DATA_HOME": str(home / ".local" / "share"),
-        "XDG_CACHE_HOME": str(home / ".cache"),
-        "RESELLCTL_CONFIG": str(workdir / "config.toml"),
-        "RESELLCTL_DATABASE_URL": url,
-        "NO_COLOR": "1",
-        "COLUMNS": "100",
-    })
-    # Like a user's shell: .pyc files get cached, stdout is block-buffered.
-    env.pop("PYTHONDONTWRITEBYTECODE", None)
-    env.pop("PYTHONUNBUFFERED", None)
-    return env
 
 
 def fresh_store(entry: str, workdir: Path, url: str) -> dict[str, str]:

@@ -36,6 +36,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from common import bench_env
+
 TARGETS = {
     "help_vs_import_typer": ("help", "import_typer", 2.5),
     "whoami_vs_import_sqlmodel": ("whoami", "import_sqlmodel", 1.3),
@@ -79,24 +81,6 @@ def run_once(argv: list[str], env: dict[str, str]) -> float:
     return elapsed
 
 
-def bench_env(workdir: Path) -> dict[str, str]:
-    """Everything resellctl reads points into a temporary directory."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RESELLCTL_")}
-    home = workdir / "home"
-    env.update({
-        "HOME": str(home),
-        "XDG_CONFIG_HOME": str(home / ".config"),
-        "XDG_DATA_HOME": str(home / ".local" / "share"),
-        "XDG_CACHE_HOME": str(home / ".cache"),
-        "RESELLCTL_CONFIG": str(workdir / "config.toml"),
-        "RESELLCTL_DATABASE_URL": f"sqlite:///{workdir / 'resellctl.db'}",
-        "NO_COLOR": "1",
-        "COLUMNS": "100",
-    })
-    env.pop("PYTHONDONTWRITEBYTECODE", None)  # warm-up runs may cache bytecode
-    return env
-
-
 def prepare_store(entry: str, env: dict[str, str]) -> None:
     """Create the SQLite store and profile (actor) that `whoami` reads."""
     argv = [entry, "init", "--admin-email", "bench@example.com", "--admin-name", "Bench"]
@@ -115,7 +99,7 @@ def measure(runs: int, warmup: int) -> dict:
         raise CommandFailed(f"no resellctl entry point next to {python}; "
                             "install the project first: .venv/bin/pip install -e .")
     with tempfile.TemporaryDirectory(prefix="resellctl-bench-") as tmp:
-        env = bench_env(Path(tmp))
+        env = bench_env(Path(tmp), f"sqlite:///{Path(tmp) / 'resellctl.db'}")
         prepare_store(entry, env)
         argvs = commands(python, entry)
         for _ in range(warmup):  # warm the page cache and .pyc files; not counted
