@@ -537,12 +537,20 @@ def _plan(conn: Connection, code: str) -> str | None:
 def _support_edit(conn: Connection, row: Any, fields: dict) -> dict:
     partner_ok = bool(row.reseller_id is not None and conn.execute(
         select(RESELLER.c.partner_supported).where(RESELLER.c.id == row.reseller_id)).scalar())
-    merged = {"support_type": fields.get("support_type") or row.support_type,
-              "support_access": fields["support_access"]
-              if fields.get("support_access") is not None
-              else (row.support_access and (fields.get("support_type") or row.support_type)
-                    == "partner")}
-    kind, access = _support(merged, partner_ok)
+    return merge_support(row, fields.get("support_type"), fields.get("support_access"),
+                         partner_ok)
+
+
+def merge_support(row: Any, kind: str | None, access: bool | None, partner_ok: bool) -> dict:
+    """A client's support settings after a change (edit or import update).
+
+    A value given replaces the client's; access not given stays on only while the
+    type is partner. The result is checked like a new client's.
+    """
+    kind = kind or row.support_type
+    if access is None:
+        access = bool(row.support_access) and kind == "partner"
+    kind, access = _support({"support_type": kind, "support_access": access}, partner_ok)
     return {"support_type": kind, "support_access": access}
 
 

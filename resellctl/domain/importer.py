@@ -303,7 +303,10 @@ class _Job:
             if cell in given:
                 changed[column] = values[column]
         if "support_type" in given or "support_access" in given:
-            changed.update(_support_update(given, values, match))
+            changed.update(clients.merge_support(
+                match, values["support_type"] if "support_type" in given else None,
+                values["support_access"] if "support_access" in given else None,
+                self.rules.partner_supported))
         if "stage" in given:
             try:
                 changed.update(clients.stage_values(
@@ -335,12 +338,9 @@ class _Job:
             return free
 
     def _flush(self) -> None:
-        """Write the pending rows (or just count them in a dry run)."""
+        """Write the pending rows (in a dry run, or after a failure, only count them)."""
         batch, updates = self.batch, self.updates
         self.batch, self.updates = [], []
-        self._write(batch, updates)
-
-    def _write(self, batch: list[dict], updates: list[dict]) -> None:
         if self.writing and updates:
             self._write_updates(updates)
         if not batch:
@@ -390,17 +390,6 @@ class _Job:
                          reseller_id=self.rules.reseller_id,
                          extra={"source": self.options.source, **counts})
         return result
-
-
-def _support_update(given: set[str], values: dict, match: Any) -> dict:
-    """The row's support cells merged with the client's own: access stays partner-only."""
-    kind = values["support_type"] if "support_type" in given else match.support_type
-    access = (values["support_access"] if "support_access" in given
-              else bool(match.support_access) and kind == "partner")
-    if access and kind != "partner":
-        raise FieldInvalid("support_access", "support access can be on only for partner-"
-                                             "supported clients")
-    return {"support_type": kind, "support_access": access}
 
 
 def _row_writer(conn: Connection, rules: clients.Policy,
