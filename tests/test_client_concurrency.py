@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
+from helpers import ok
 
 pytestmark = pytest.mark.slow
 
@@ -26,10 +27,6 @@ BIN = Path(sys.executable).with_name("resellctl")
 
 # ---------------------------------------------------------------- helpers
 
-def ok(result):  # noqa: ANN001, ANN201
-    assert result.exit_code == 0, (result.stdout, result.stderr)
-    assert result.stderr == ""
-    return result.json
 
 
 def cli_env(store_url: str, tmp_path: Path) -> dict[str, str]:

@@ -10,6 +10,7 @@ import io
 import json
 
 import pytest
+from helpers import ok
 
 ADMIN = "admin@vendor.example"
 ANA = "ana@acme.example"  # owner (admin) of acme
@@ -34,11 +35,6 @@ MOVES = {
 
 # ---------------------------------------------------------------- helpers
 
-def ok(result):  # noqa: ANN001, ANN201
-    """A success: exit 0, nothing on stderr, JSON on stdout."""
-    assert result.exit_code == 0, (result.stdout, result.stderr)
-    assert result.stderr == ""
-    return result.json
 
 
 def fails(result, code: int, *fragments: str) -> str:  # noqa: ANN001

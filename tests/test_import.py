@@ -12,6 +12,7 @@ import re
 from pathlib import Path
 
 import pytest
+from helpers import ok
 
 ADMIN = "admin@vendor.example"
 ANA = "ana@acme.example"
@@ -24,11 +25,6 @@ SUMMARY = ("created", "updated", "skipped", "failed")
 
 # ---------------------------------------------------------------- helpers
 
-def ok(result):  # noqa: ANN001, ANN201
-    """A success: exit 0, nothing on stderr, JSON on stdout."""
-    assert result.exit_code == 0, (result.stdout, result.stderr)
-    assert result.stderr == ""
-    return result.json
 
 
 def counts(summary: dict) -> tuple[int, int, int, int]:

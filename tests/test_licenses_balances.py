@@ -11,6 +11,7 @@ import json
 from datetime import UTC, datetime
 
 import pytest
+from helpers import ok
 
 ADMIN = "admin@vendor.example"
 ANA = "ana@acme.example"
@@ -28,10 +29,6 @@ ENTRY_FIELDS = ["id", "kind", "amount_cents", "balance_after_cents", "reference"
 
 # ---------------------------------------------------------------- helpers
 
-def ok(result):
-    assert result.exit_code == 0, result.stderr
-    assert result.stderr == ""
-    return result.json
 
 
 def fails(result, code: int, *fragments: str) -> str:

@@ -9,6 +9,7 @@ import json
 import re
 
 import pytest
+from helpers import ok
 
 ADMIN = "admin@vendor.example"
 ANA = "ana@acme.example"
@@ -24,11 +25,6 @@ INSTANT = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 
 # ---------------------------------------------------------------- helpers
 
-def ok(result):
-    """A success: exit 0, nothing on stderr, JSON on stdout."""
-    assert result.exit_code == 0, result.stderr
-    assert result.stderr == ""
-    return result.json
 
 
 def fails(result, code: int, *fragments: str) -> str:
