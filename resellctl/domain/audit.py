@@ -51,8 +51,6 @@ def list_events(ctx: Ctx, *, since: date | None = None, actor_email: str | None 
                 action: str | None = None, reseller: str | None = None,
                 entity: str | None = None, limit: int = 100) -> list[dict]:
     """Audit events the actor may see, newest first."""
-    from datetime import UTC
-
     with ctx.store.read() as conn:
         actor = load_actor(conn, ctx.actor)
         query = (select(AUDIT, RESELLER.c.slug)
@@ -62,8 +60,7 @@ def list_events(ctx: Ctx, *, since: date | None = None, actor_email: str | None 
         if visible is not None:
             query = query.where(AUDIT.c.reseller_id.in_(visible))
         if since:
-            query = query.where(AUDIT.c.at >= datetime(since.year, since.month, since.day,
-                                                       tzinfo=UTC))
+            query = query.where(AUDIT.c.at >= clock.start_of_day(since))
         if actor_email:
             query = query.where(AUDIT.c.actor_email == actor_email.strip().lower())
         if action:

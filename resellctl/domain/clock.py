@@ -41,6 +41,11 @@ def iso(value: datetime | None) -> str | None:
     return value.replace(microsecond=0).isoformat() + "Z"
 
 
+def start_of_day(day: date) -> datetime:
+    """00:00 UTC on `day`: what a `--since DATE` filter starts from."""
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)
+
+
 def parse_date(text: str, field: str = "date") -> date:
     try:
         return date.fromisoformat(text.strip())

@@ -7,7 +7,7 @@ cache always equals the ledger sum and can never go negative.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any
 
 from sqlalchemy import func, insert, select, update
@@ -64,6 +64,5 @@ def history(conn: Connection, reseller_id: int, *, since: date | None, limit: in
     query = (select(LEDGER).where(LEDGER.c.reseller_id == reseller_id)
              .order_by(LEDGER.c.id.desc()).limit(limit))
     if since:
-        query = query.where(LEDGER.c.created_at >= datetime(since.year, since.month, since.day,
-                                                            tzinfo=UTC))
+        query = query.where(LEDGER.c.created_at >= clock.start_of_day(since))
     return [entry_dict(row) for row in conn.execute(query)]
