@@ -231,9 +231,8 @@ def list_(
                "status": status, "search": search, "include_deleted": include_deleted}
     paged = output == Format.table and limit is None and is_terminal()
     window = {"sort": sort, "limit": PAGE if paged else limit, "offset": offset}
-    if output == Format.csv:  # tuples straight to the CSV writer: no dict per row
-        emit(_checked(clients.iter_client_rows(current.ctx(), **filters, **window)), output,
-             columns=list(clients.OUTPUT))
+    if output == Format.csv:  # formatted by the database, streamed to stdout
+        clients.export_csv(current.ctx(), sys.stdout, **filters, **window)
         return
     rows = _checked(clients.iter_clients(current.ctx(), **filters, **window))
     if output != Format.table:

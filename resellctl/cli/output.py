@@ -8,7 +8,6 @@ plain, fast renderer otherwise.
 from __future__ import annotations
 
 import csv
-import io
 import itertools
 import json
 import operator
@@ -17,9 +16,9 @@ from collections.abc import Iterable, Iterator, Sequence
 from enum import StrEnum
 from typing import Any, TextIO
 
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+from resellctl.domain.csvfile import FORMULA_START, write_rows
+
 FORMULA_CHARS = frozenset(FORMULA_START)
-CSV_CHUNK = 1000
 
 
 class Format(StrEnum):
@@ -90,35 +89,14 @@ def _columns(rows: list[dict]) -> list[str]:
 
 
 def _csv(rows: Iterable[dict], columns: Sequence[str] | None, out: TextIO) -> None:
-    writer = csv.writer(out, lineterminator="\n")
     iterator: Iterator[dict] = iter(rows)
     first = next(iterator, None)
     names = list(columns or (first or {}).keys())
-    writer.writerow(names)
+    csv.writer(out, lineterminator="\n").writerow(names)
     if first is None:
         return
     pick = _picker(names) if isinstance(first, dict) else tuple  # tuples: already in order
-    rows_of_cells = map(_csv_cells, map(pick, itertools.chain((first,), iterator)))
-    fast = io.StringIO()
-    fast_writer = csv.writer(fast, lineterminator="\n")
-    while chunk := list(itertools.islice(rows_of_cells, CSV_CHUNK)):
-        fast.seek(0)
-        fast.truncate()
-        fast_writer.writerows(chunk)
-        text = fast.getvalue()
-        if "\r" in text:
-            _csv_with_carriage_returns(chunk, out)
-        else:
-            out.write(text)
-
-
-def _csv_with_carriage_returns(chunk: list[list], out: TextIO) -> None:
-    """With "\n" line ends csv.writer leaves a lone CR unquoted, and readers take it for a
-    line break: a row holding one is written fully quoted (the rare, slow path)."""
-    plain = csv.writer(out, lineterminator="\n").writerow
-    quoted = csv.writer(out, lineterminator="\n", quoting=csv.QUOTE_ALL).writerow
-    for cells in chunk:
-        (quoted if any("\r" in v for v in cells if v.__class__ is str) else plain)(cells)
+    write_rows(map(_csv_cells, map(pick, itertools.chain((first,), iterator))), out)
 
 
 def _picker(names: list[str]):  # noqa: ANN202

@@ -8,7 +8,9 @@ back, so a failing or killed import leaves the store as it was.
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import itertools
 import json
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -18,7 +20,7 @@ from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.engine import Connection
 
 from resellctl.domain import audit, clients, licenses
-from resellctl.domain.access import RESELLER, load_actor
+from resellctl.domain.access import load_actor
 from resellctl.domain.context import Ctx
 from resellctl.domain.errors import Conflict, FieldInvalid, Insufficient, Invalid, Partial
 from resellctl.store import tables
@@ -28,7 +30,8 @@ IMPORT = tables.client_import
 COLUMNS = ("name", "owner_name", "owner_email", "owner_phone", "location", "stage", "plan",
            "seats", "support_type", "support_access", "external_id")
 REQUIRED = ("name", "owner_name", "owner_email")
-CHUNK = 5000
+CHUNK = 5000  # rows per set-based write
+BLOCK = 2000  # rows read and checked column by column at once
 INSERT_COLUMNS = ("uid", "reseller_id", "name", "location", "owner_name", "owner_email",
                   "owner_phone", "stage", "status", "plan", "seats_allocated", "seats_used",
                   "support_type", "support_access", "trial_ends_at", "external_id",
@@ -56,8 +59,8 @@ def _header(cells: list[str]) -> list[str]:
     return names
 
 
-def read_csv(stream: TextIO) -> Iterator[tuple[int, dict | str]]:
-    """Yield (row number, cells) with spreadsheet numbering: the header is row 1."""
+def read_csv(stream: TextIO) -> Iterator[CsvBlock]:
+    """Blocks of records with spreadsheet numbering: the header is row 1."""
     reader = csv.reader(stream)
     header = None
     number = 0  # records read so far, blank ones included: the spreadsheet's row number
@@ -68,21 +71,75 @@ def read_csv(stream: TextIO) -> Iterator[tuple[int, dict | str]]:
             break
     if header is None:
         raise Invalid("the file is empty", code="empty_file")
-    width = len(header)
-    for cells in reader:
-        number += 1
-        if not cells or (not cells[0].strip() and not any(c.strip() for c in cells)):
-            continue  # a blank line (the first cell is checked first: it is the fast path)
-        if len(cells) != width:
-            yield number, f"expected {width} cells, found {len(cells)}"
-            continue
-        cells_by_name = dict(zip(header, cells, strict=True))
-        cells_by_name.pop(ERROR_COLUMN, None)
-        yield number, cells_by_name
+    while rows := list(itertools.islice(reader, BLOCK)):
+        yield CsvBlock(header, number + 1, rows)
+        number += len(rows)
 
 
-def read_ndjson(stream: TextIO) -> Iterator[tuple[int, dict | str]]:
-    """Yield (line number, object) from JSON lines."""
+class CsvBlock:
+    """Consecutive CSV records (blank ones included); the first is row `start`."""
+
+    def __init__(self, header: list[str], start: int, rows: list[list[str]]) -> None:
+        self.header, self.start, self.rows = header, start, rows
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def records(self) -> Iterator[tuple[int, dict | str]]:
+        """(row number, cells by column) one by one, or a message for a malformed row."""
+        width = len(self.header)
+        for number, cells in enumerate(self.rows, start=self.start):
+            if not cells or (not cells[0].strip() and not any(c.strip() for c in cells)):
+                continue  # a blank line (the first cell is checked first: the fast path)
+            if len(cells) != width:
+                yield number, f"expected {width} cells, found {len(cells)}"
+                continue
+            yield number, self.cells(cells)
+
+    def cells(self, row: list[str]) -> dict:
+        by_name = dict(zip(self.header, row, strict=True))
+        by_name.pop(ERROR_COLUMN, None)
+        return by_name
+
+    def columns(self) -> dict[str, tuple[str, ...]] | None:
+        """The block column by column, if every record has the header's width."""
+        if set(map(len, self.rows)) != {len(self.header)}:
+            return None
+        return {name: cells for name, cells in zip(self.header, zip(*self.rows, strict=True),
+                                                    strict=True)
+                if name != ERROR_COLUMN}
+
+
+class RecordBlock:
+    """Records already parsed one by one (JSON lines): no column-wise fast path."""
+
+    def __init__(self, items: list[tuple[int, dict | str]]) -> None:
+        self.items = items
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def records(self) -> Iterator[tuple[int, dict | str]]:
+        return iter(self.items)
+
+    def cells(self, row: dict) -> dict:
+        return row
+
+    def columns(self) -> None:
+        return None
+
+
+Block = CsvBlock | RecordBlock
+
+
+def read_ndjson(stream: TextIO) -> Iterator[RecordBlock]:
+    """Blocks of (line number, object) from JSON lines."""
+    records = _ndjson_records(stream)
+    while items := list(itertools.islice(records, BLOCK)):
+        yield RecordBlock(items)
+
+
+def _ndjson_records(stream: TextIO) -> Iterator[tuple[int, dict | str]]:
     for number, line in enumerate(stream, start=1):
         if not line.strip():
             continue
@@ -132,7 +189,7 @@ class Run:
                               "errors": [{"column": c, "message": m} for c, m in errors]})
 
 
-def import_clients(ctx: Ctx, records: Iterable[tuple[int, dict | str]], reseller: str | None,
+def import_clients(ctx: Ctx, blocks: Iterable[Block], reseller: str | None,
                    options: Options, progress: Callable[[int], None] | None = None,
                    on_failures: Callable[[list[dict]], None] | None = None) -> dict:
     """Import client rows; `on_failures` gets the failed rows (cells + reason) if any."""
@@ -142,10 +199,15 @@ def import_clients(ctx: Ctx, records: Iterable[tuple[int, dict | str]], reseller
     transaction = ctx.store.read if options.dry_run else ctx.store.write
     with transaction() as conn:
         actor = load_actor(conn, ctx.actor)
-        parent = clients.target_reseller(conn, actor, reseller, "import clients")
+        parent = clients.target_reseller(conn, actor, reseller, "import clients",
+                                         for_update=not options.dry_run)
         job = _Job(conn, actor, parent, options)
-        job.run(records, progress)
-        result = job.finish()
+        try:
+            job.run(blocks, progress)
+            result = job.finish()
+        except BaseException as exc:
+            job.writer.close(exc)
+            raise
         if job.tally.failures and on_failures is not None:
             on_failures(job.tally.failures)
         _refuse_unless_whole(result, job.tally, options)  # raising here rolls back
@@ -185,10 +247,12 @@ class _Job:
         if parent is None and not options.dry_run:  # a reseller's are unique-constrained
             clients.lock_external_ids(conn, None)
         self.existing = self._existing()
-        self.batch: list[dict] = []
+        self.pending = _no_rows()  # new clients to write, column by column
+        self.sources: list[tuple] = []  # (row number, cells, block) of each pending row
         self.updates: list[dict] = []
         self.import_id = None if options.dry_run else self._start()
-        self.insert_row = _row_writer(conn, self.rules, self.import_id)
+        self.writer = _RowWriter(conn, self.rules, self.import_id)
+        self.taken = 0  # licences to take, once, at the end
 
     def _existing(self) -> dict[str, Any]:
         owner = (CLIENT.c.reseller_id.is_(None) if self.parent is None
@@ -213,23 +277,43 @@ class _Job:
         return self.options.continue_on_error or not (self.tally.failures
                                                       or self.tally.short_of_licences)
 
-    def run(self, records: Iterable[tuple[int, dict | str]],
-            progress: Callable[[int], None] | None) -> None:
-        self._read(records, progress)
+    def run(self, blocks: Iterable[Block], progress: Callable[[int], None] | None) -> None:
+        done = 0
+        for block in blocks:
+            if not self._whole_block(block):
+                self._one_by_one(block)
+            if len(self.sources) >= CHUNK or len(self.updates) >= CHUNK:
+                self._flush()
+            done += len(block)
+            if progress:
+                progress(done)
         self._flush()
         self.tally.failures.sort(key=lambda failure: failure["row"])
 
-    def _read(self, records: Iterable[tuple[int, dict | str]],
-              progress: Callable[[int], None] | None) -> None:
-        for count, (number, raw) in enumerate(records, start=1):
+    def _whole_block(self, block: Block) -> bool:
+        """The fast path: a block of plainly valid new rows, checked column by column."""
+        columns = block.columns()
+        values = columns and clients.clean_columns(columns, len(block), self.rules)
+        if not values:
+            return False
+        given = [e for e in values["external_id"] if e is not None]
+        if (len(set(given)) != len(given) or not self.tally.seen.keys().isdisjoint(given)
+                or not self.existing.keys().isdisjoint(given)):
+            return False  # repeats and existing clients: row by row
+        numbers = range(block.start, block.start + len(block))
+        self.tally.seen.update(zip(values["external_id"], numbers, strict=True))
+        self.tally.seen.pop(None, None)
+        for key, column in self.pending.items():
+            column.extend(values[key])
+        self.sources.extend(zip(numbers, block.rows, itertools.repeat(block)))
+        return True
+
+    def _one_by_one(self, block: Block) -> None:
+        for number, raw in block.records():
             if isinstance(raw, str):
                 self.tally.fail(number, None, raw, None)
             else:
                 self._row(number, raw)
-            if len(self.batch) >= CHUNK or len(self.updates) >= CHUNK:
-                self._flush()
-            if progress and count % CHUNK == 0:
-                progress(count)
 
     def _row(self, number: int, raw: dict) -> None:
         try:
@@ -245,8 +329,9 @@ class _Job:
                 if match is not None:
                     self._existing_row(number, raw, values, match)
                     return
-            values["_row"], values["_raw"] = number, raw
-            self.batch.append(values)
+            for key, column in self.pending.items():
+                column.append(values[key])
+            self.sources.append((number, raw, None))
         except FieldInvalid as exc:
             self.tally.fail(number, exc.column, exc.message, raw)
 
@@ -319,47 +404,44 @@ class _Job:
         return changed
 
     def _claim(self, wanted: int) -> int:
-        """How many of `wanted` new rows get a licence (all of them for direct clients)."""
+        """How many of `wanted` new rows get a licence (all of them for direct clients).
+
+        The reseller's row is locked for the whole import, so its free licences cannot
+        change under it: they are counted here and taken once, at the end."""
         if self.parent is None:
             return wanted
-        if self.options.dry_run:
-            granted = min(wanted, self.free)
-            self.free -= granted
-            return granted
-        try:
-            licenses.take(self.conn, self.parent.id, wanted)
-            return wanted
-        except Insufficient:
-            row = self.conn.execute(select(RESELLER.c.license_count, RESELLER.c.license_used)
-                                    .where(RESELLER.c.id == self.parent.id)).one()
-            free = row.license_count - row.license_used
-            if free > 0:
-                licenses.take(self.conn, self.parent.id, free)
-            return free
+        granted = min(wanted, self.free)
+        self.free -= granted
+        self.taken += granted
+        return granted
 
     def _flush(self) -> None:
         """Write the pending rows (in a dry run, or after a failure, only count them)."""
-        batch, updates = self.batch, self.updates
-        self.batch, self.updates = [], []
+        pending, sources, updates = self.pending, self.sources, self.updates
+        self.pending, self.sources, self.updates = _no_rows(), [], []
         if self.writing and updates:
+            self.writer.close()
             self._write_updates(updates)
-        if not batch:
+        count = len(sources)
+        if not count:
             return
         if not (self.writing or self.options.dry_run):
-            self.tally.created += len(batch)  # all-or-nothing after a failure: only count
+            self.tally.created += count  # all-or-nothing after a failure: only count
             return
-        granted = self._claim(len(batch))
-        if granted < len(batch):
-            self._short(batch[granted:])
+        granted = self._claim(count)
+        if granted < count:
+            self._short(sources[granted:])
+            pending = {key: column[:granted] for key, column in pending.items()}
         if self.writing and granted:
-            self.insert_row(batch[:granted])
-        self.tally.created += granted if self.options.continue_on_error else len(batch)
+            self.writer.write(pending, granted)
+        self.tally.created += granted if self.options.continue_on_error else count
 
-    def _short(self, rows: list[dict]) -> None:
+    def _short(self, sources: list[tuple]) -> None:
         self.tally.short_of_licences = True
         if self.options.continue_on_error:
-            for values in rows:
-                self.tally.fail(values["_row"], None, "no free licence", values["_raw"])
+            for number, raw, block in sources:
+                self.tally.fail(number, None, "no free licence",
+                                raw if block is None else block.cells(raw))
 
     def _write_updates(self, updates: list[dict]) -> None:
         groups: dict[tuple[str, ...], list[dict]] = {}
@@ -382,6 +464,9 @@ class _Job:
             result["licence_message"] = (
                 f"{tally.created} new client(s) need as many licences; reseller "
                 f"`{self.parent.slug}` has {self.free_at_start} free")
+        self.writer.close()
+        if self.taken and not self.options.dry_run:
+            licenses.take(self.conn, self.parent.id, self.taken)
         if self.import_id is not None and self.writing:
             counts = {k: result[k] for k in ("created", "updated", "skipped", "failed")}
             self.conn.execute(update(IMPORT).where(IMPORT.c.id == self.import_id)
@@ -392,42 +477,86 @@ class _Job:
         return result
 
 
-def _row_writer(conn: Connection, rules: clients.Policy,
-                import_id: int | None) -> Callable[[list[dict]], None]:
-    """A set-based writer of new client rows: COPY on PostgreSQL, executemany on SQLite."""
-    if conn.dialect.name == "postgresql":
-        return lambda rows: _copy_rows(conn, rules, import_id, rows)
-    processor = CLIENT.c.created_at.type._cached_bind_processor(conn.dialect)
-    stamp = processor(rules.now) if processor else rules.now
-    trial = processor(rules.trial_ends_at) if processor else rules.trial_ends_at
-    sql = (f"INSERT INTO client ({', '.join(INSERT_COLUMNS)}) "
-           f"VALUES ({', '.join('?' * len(INSERT_COLUMNS))})")
-
-    def write(rows: list[dict]) -> None:
-        conn.exec_driver_sql(sql, [_tuple(v, rules, import_id, stamp, trial, int)
-                                   for v in rows])
-    return write
+def _no_rows() -> dict[str, list]:
+    return {key: [] for key in clients.CLEAN_COLUMNS}
 
 
-def _tuple(v: dict, rules: clients.Policy, import_id: int | None, stamp: Any, trial: Any,
-           boolean: Callable[[bool], Any]) -> tuple:
-    return (clients.new_uid(), rules.reseller_id, v["name"], v["location"], v["owner_name"],
-            v["owner_email"], v["owner_phone"], v["stage"], "active", v["plan"],
-            v["seats_allocated"], 0, v["support_type"], boolean(v["support_access"]),
-            trial if v["trial_ends_at"] is not None else None, v["external_id"], import_id,
-            stamp, stamp)
+class _Executemany:
+    """SQLite: one executemany per chunk of new clients."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.sql = (f"INSERT INTO client ({', '.join(INSERT_COLUMNS)}) "
+                    f"VALUES ({', '.join('?' * len(INSERT_COLUMNS))})")
+
+    def write(self, rows: Iterable[tuple]) -> None:
+        self.conn.exec_driver_sql(self.sql, list(rows))
+
+    def close(self, error: BaseException | None = None) -> None:
+        pass
 
 
-def _copy_rows(conn: Connection, rules: clients.Policy, import_id: int | None,
-               rows: list[dict]) -> None:
-    raw = conn.connection.dbapi_connection
-    # The same two instants on every row: format them once, as COPY's text form.
-    stamp, trial = rules.now.isoformat(), rules.trial_ends_at.isoformat()
-    with raw.cursor() as cursor, cursor.copy(
-            f"COPY client ({', '.join(INSERT_COLUMNS)}) FROM STDIN") as copy:
-        write = copy.write_row
-        for values in rows:
-            write(_tuple(values, rules, import_id, stamp, trial, bool))
+class _RowWriter:
+    """Writes new clients given column by column, set-based: COPY or executemany."""
+
+    def __init__(self, conn: Connection, rules: clients.Policy,
+                 import_id: int | None) -> None:
+        self.reseller_id, self.import_id = rules.reseller_id, import_id
+        if conn.dialect.name == "postgresql":
+            self.sink: _Copy | _Executemany = _Copy(conn)
+            # The same two instants on every row: formatted once, as COPY's text form.
+            self.stamp, self.trial = rules.now.isoformat(), rules.trial_ends_at.isoformat()
+        else:
+            self.sink = _Executemany(conn)
+            processor = CLIENT.c.created_at.type._cached_bind_processor(conn.dialect)
+            self.stamp = processor(rules.now) if processor else rules.now
+            self.trial = processor(rules.trial_ends_at) if processor else rules.trial_ends_at
+
+    def write(self, columns: dict[str, list], count: int) -> None:
+        self.sink.write(_insert_rows(columns, count, self.reseller_id, self.import_id,
+                                     self.stamp, self.trial))
+
+    def close(self, error: BaseException | None = None) -> None:
+        self.sink.close(error)
+
+
+def _insert_rows(columns: dict[str, list], count: int, reseller_id: int | None,
+                 import_id: int | None, stamp: Any, trial: Any) -> Iterator[tuple]:
+    """Rows in INSERT_COLUMNS order, zipped from the columns (no Python loop per row)."""
+    same = itertools.repeat
+    c = columns
+    return zip(clients.new_uids(count), same(reseller_id), c["name"], c["location"],
+               c["owner_name"], c["owner_email"], c["owner_phone"], c["stage"],
+               same("active"), c["plan"], c["seats_allocated"], same(0), c["support_type"],
+               c["support_access"], map({"trial": trial}.get, c["stage"]), c["external_id"],
+               same(import_id), same(stamp), same(stamp), strict=False)  # repeat() never ends
+
+
+class _Copy:
+    """One COPY for the whole import on PostgreSQL, so that the server checks and indexes
+    rows while this process reads the next ones. Any other statement needs it closed."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.stack: contextlib.ExitStack | None = None
+        self.write_row: Callable[[tuple], None] | None = None
+
+    def write(self, rows: Iterable[tuple]) -> None:
+        if self.stack is None:
+            stack = contextlib.ExitStack()
+            cursor = stack.enter_context(self.conn.connection.dbapi_connection.cursor())
+            copy = stack.enter_context(cursor.copy(
+                f"COPY client ({', '.join(INSERT_COLUMNS)}) FROM STDIN"))
+            self.stack, self.write_row = stack, copy.write_row
+        for row in rows:
+            self.write_row(row)
+
+    def close(self, error: BaseException | None = None) -> None:
+        """End the COPY: normally, or (given the error) aborting it."""
+        stack, self.stack = self.stack, None
+        if stack is not None:
+            stack.__exit__(type(error) if error else None, error,
+                           error.__traceback__ if error else None)
 
 
 def failed_rows_csv(failures: list[dict], out: TextIO) -> None:

@@ -19,7 +19,7 @@ from resellctl.domain.errors import Conflict, Invalid, StoreUnavailable
 
 # Alembic's head for this version of the package; tests check it against the scripts,
 # so that a store command never has to import alembic.
-HEAD_REVISION = "0001"
+HEAD_REVISION = "0002"
 BUSY_TIMEOUT_MS = 30_000
 
 _PASSWORD = re.compile(r"(?P<head>://[^:/@]*:)[^@]*(?P<tail>@)")

@@ -83,7 +83,6 @@ class Client(SQLModel, table=True):
         UniqueConstraint("reseller_id", "external_id", name="uq_client_external_id"),
         CheckConstraint("seats_allocated >= 0 AND seats_used >= 0", name="ck_client_seats"),
         CheckConstraint("status IN ('active','deactivated')", name="ck_client_status"),
-        Index("ix_client_reseller_status", "reseller_id", "status", "deleted_at"),
     )
     id: int | None = Field(default=None, primary_key=True)
     uid: str = Field(max_length=32, unique=True)

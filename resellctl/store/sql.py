@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+import functools
+import itertools
+from collections.abc import Iterator
+from typing import Any, TextIO
 
-from sqlalchemy import String, func, literal_column, type_coerce
+from sqlalchemy import String, case, func, literal_column, null, type_coerce
+from sqlalchemy.engine import Connection
 
 
 def iso_instant(column: Any, dialect: str) -> Any:
@@ -13,3 +17,64 @@ def iso_instant(column: Any, dialect: str) -> Any:
         return func.to_char(func.timezone("UTC", column),
                             literal_column("'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'"))
     return func.strftime("%Y-%m-%dT%H:%M:%SZ", type_coerce(column, String))
+
+
+def spreadsheet_safe(column: Any, formula_start: tuple[str, ...]) -> Any:
+    """A text column with a leading quote added where a spreadsheet would see a formula."""
+    return case((func.substr(column, 1, 1).in_(formula_start),
+                 literal_column("''''", String) + column), else_=column)
+
+
+def true_false(column: Any) -> Any:
+    """A boolean column as the text true/false (NULL stays NULL)."""
+    return case((column.is_(None), null()), (column, "true"), else_="false")
+
+
+def copy_csv(conn: Connection, query: Any, out: TextIO) -> None:
+    """PostgreSQL formats the rows: COPY (query) TO STDOUT as CSV with a header.
+
+    COPY takes no parameters, so psycopg binds them into the text client-side
+    (ClientCursor.mogrify quotes and escapes each value). The rows are read with
+    libpq's blocking get_copy_data, one C call per row, and written in chunks."""
+    import psycopg
+    from psycopg import pq
+
+    raw = conn.connection.dbapi_connection
+    compiled = query.compile(dialect=conn.dialect,
+                             compile_kwargs={"render_postcompile": True})
+    sql = psycopg.ClientCursor(raw).mogrify(str(compiled), compiled.params)
+    pgconn = raw.pgconn
+    pgconn.send_query(f"COPY ({sql}) TO STDOUT (FORMAT csv, HEADER)".encode())
+    _expect(pgconn, pgconn.get_result(), pq.ExecStatus.COPY_OUT)
+    get, chunk = pgconn.get_copy_data, []
+    while True:
+        size, data = get(0)
+        if size < 0:
+            break
+        chunk.append(data)
+        if len(chunk) == COPY_CHUNK:
+            out.write(b"".join(chunk).decode())
+            chunk.clear()
+    out.write(b"".join(chunk).decode())
+    for result in iter(pgconn.get_result, None):
+        _expect(pgconn, result, pq.ExecStatus.COMMAND_OK)
+
+
+COPY_CHUNK = 2000
+
+
+def _expect(pgconn: Any, result: Any, status: Any) -> None:
+    import psycopg
+
+    if result.status != status:
+        while pgconn.get_result() is not None:
+            pass  # drain, so that the connection can roll back
+        message = result.error_message.decode(errors="replace").strip()
+        raise psycopg.DatabaseError(message or f"COPY failed ({result.status.name})")
+
+
+def raw_rows(conn: Connection, query: Any, size: int = 2000) -> Iterator[tuple]:
+    """The query's rows straight from the DB-API cursor, without SQLAlchemy's per-row
+    processing (for queries whose columns need none: text, integers, NULL)."""
+    cursor = conn.execute(query).cursor
+    return itertools.chain.from_iterable(iter(functools.partial(cursor.fetchmany, size), []))

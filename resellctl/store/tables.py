@@ -190,7 +190,6 @@ client = Table(
     UniqueConstraint('reseller_id', 'external_id', name='uq_client_external_id'),
     CheckConstraint('seats_allocated >= 0 AND seats_used >= 0', name='ck_client_seats'),
     CheckConstraint("status IN ('active','deactivated')", name='ck_client_status'),
-    Index('ix_client_reseller_status', 'reseller_id', 'status', 'deleted_at', unique=False),
 )
 
 license_purchase = Table(
