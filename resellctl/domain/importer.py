@@ -10,8 +10,12 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import io
 import itertools
 import json
+import os
+import pickle
+import signal
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, TextIO
@@ -60,8 +64,12 @@ def _header(cells: list[str]) -> list[str]:
 
 
 def read_csv(stream: TextIO) -> Iterator[CsvBlock]:
-    """Blocks of records with spreadsheet numbering: the header is row 1."""
-    reader = csv.reader(stream)
+    """Blocks of records with spreadsheet numbering: the header is row 1.
+
+    Each block keeps its text too, so that it can travel between processes as one
+    string and be parsed again only where its rows are needed."""
+    lines = _Lines(stream)
+    reader = csv.reader(lines)
     header = None
     number = 0  # records read so far, blank ones included: the spreadsheet's row number
     for cells in reader:
@@ -71,19 +79,53 @@ def read_csv(stream: TextIO) -> Iterator[CsvBlock]:
             break
     if header is None:
         raise Invalid("the file is empty", code="empty_file")
+    lines.take()
     while rows := list(itertools.islice(reader, BLOCK)):
-        yield CsvBlock(header, number + 1, rows)
+        yield CsvBlock(header, number + 1, len(rows), rows=rows, text=lines.take())
         number += len(rows)
 
 
-class CsvBlock:
-    """Consecutive CSV records (blank ones included); the first is row `start`."""
+class _Lines:
+    """The lines of a text stream, remembered until taken."""
 
-    def __init__(self, header: list[str], start: int, rows: list[list[str]]) -> None:
-        self.header, self.start, self.rows = header, start, rows
+    def __init__(self, stream: Iterable[str]) -> None:
+        self.stream, self.seen = iter(stream), []
+
+    def __iter__(self) -> _Lines:
+        return self
+
+    def __next__(self) -> str:
+        line = next(self.stream)
+        self.seen.append(line)
+        return line
+
+    def take(self) -> str:
+        text, self.seen = "".join(self.seen), []
+        return text
+
+
+class CsvBlock:
+    """Consecutive CSV records (blank ones included); the first is row `start`.
+
+    Its rows are parsed from its text when first needed, if not given."""
+
+    def __init__(self, header: list[str], start: int, count: int, *,
+                 rows: list[list[str]] | None = None, text: str = "") -> None:
+        self.header, self.start, self.count = header, start, count
+        self._rows, self.text = rows, text
 
     def __len__(self) -> int:
-        return len(self.rows)
+        return self.count
+
+    @property
+    def rows(self) -> list[list[str]]:
+        if self._rows is None:
+            self._rows = list(csv.reader(io.StringIO(self.text, newline="")))
+        return self._rows
+
+    def shipped(self) -> CsvBlock:
+        """The block without its parsed rows (lighter to send to another process)."""
+        return CsvBlock(self.header, self.start, self.count, text=self.text)
 
     def records(self) -> Iterator[tuple[int, dict | str]]:
         """(row number, cells by column) one by one, or a message for a malformed row."""
@@ -235,6 +277,98 @@ def _details(failures: list[dict]) -> list[dict]:
     return [{"row": f["row"], **error} for f in failures for error in f["errors"]]
 
 
+# ---------------------------------------------------------------- checking blocks
+
+def _cleaned(block: Block, rules: clients.Policy) -> dict | None:
+    columns = block.columns()
+    return clients.clean_columns(columns, len(block), rules) if columns else None
+
+
+def prepared(blocks: Iterable[Block], rules: clients.Policy
+             ) -> Iterator[tuple[Block, dict | None]]:
+    """(block, its columns cleaned, or None when it must go row by row).
+
+    A CSV file of more than one block is read and checked in a child process while
+    this one writes (a pipeline over two cores); the first block is read here, so
+    that a bad header or an empty file fails before anything is started."""
+    blocks = iter(blocks)
+    first = next(blocks, None)
+    if first is None:
+        return
+    yield first, _cleaned(first, rules)
+    if isinstance(first, CsvBlock) and len(first) == BLOCK and hasattr(os, "fork"):
+        yield from _from_child(blocks, rules)
+    else:
+        for block in blocks:
+            yield block, _cleaned(block, rules)
+
+
+def _from_child(blocks: Iterator[Block], rules: clients.Policy
+                ) -> Iterator[tuple[Block, dict | None]]:
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: read and check, send, and leave without any clean-up
+        os.close(read_end)  # of the parent's state (its store connection above all)
+        os._exit(_child(blocks, rules, write_end))
+    os.close(write_end)
+    try:
+        with open(read_end, "rb", buffering=PIPE_BUFFER) as source:
+            while (message := _receive(source))[0] == "block":
+                yield message[1], message[2]
+        if message[0] == "error":
+            raise _unpickled_error(message[1], message[2])
+    finally:
+        _reap(pid)
+
+
+PIPE_BUFFER = 1 << 20
+
+
+def _receive(source: Any) -> tuple:
+    try:
+        return pickle.load(source)
+    except EOFError:
+        raise RuntimeError("the process reading the file stopped unexpectedly") from None
+
+
+def _child(blocks: Iterator[Block], rules: clients.Policy, write_end: int) -> int:
+    """Send ("block", block, values)..., then ("end",) or ("error", pickled, text)."""
+    try:
+        with open(write_end, "wb", buffering=PIPE_BUFFER) as sink:
+            try:
+                for block in blocks:
+                    pickle.dump(("block", block.shipped(), _cleaned(block, rules)), sink,
+                                pickle.HIGHEST_PROTOCOL)
+                pickle.dump(("end",), sink)
+            except Exception as exc:  # noqa: BLE001 - handed to the parent, which raises it
+                pickle.dump(("error", _pickled(exc), str(exc)), sink)
+                return 1
+    except BaseException:  # noqa: BLE001 - the parent went away, or Ctrl-C: just leave
+        return 1
+    return 0
+
+
+def _pickled(exc: BaseException) -> bytes | None:
+    try:
+        data = pickle.dumps(exc)
+        pickle.loads(data)
+    except Exception:  # noqa: BLE001 - not every exception survives pickling
+        return None
+    return data
+
+
+def _unpickled_error(data: bytes | None, text: str) -> BaseException:
+    return pickle.loads(data) if data is not None else Invalid(text, code="invalid_file")
+
+
+def _reap(pid: int) -> None:
+    """Stop the child if it still runs (the parent stopped early) and collect it."""
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, 0)
+
+
 class _Job:
     def __init__(self, conn: Connection, actor: Any, parent: Any, options: Options) -> None:
         self.conn, self.actor, self.parent, self.options = conn, actor, parent, options
@@ -248,7 +382,9 @@ class _Job:
             clients.lock_external_ids(conn, None)
         self.existing = self._existing()
         self.pending = _no_rows()  # new clients to write, column by column
-        self.sources: list[tuple] = []  # (row number, cells, block) of each pending row
+        # Where each pending row came from: (row number, block, index in the block), or
+        # (row number, None, cells) for a row checked on its own.
+        self.sources: list[tuple] = []
         self.updates: list[dict] = []
         self.import_id = None if options.dry_run else self._start()
         self.writer = _RowWriter(conn, self.rules, self.import_id)
@@ -279,8 +415,8 @@ class _Job:
 
     def run(self, blocks: Iterable[Block], progress: Callable[[int], None] | None) -> None:
         done = 0
-        for block in blocks:
-            if not self._whole_block(block):
+        for block, values in prepared(blocks, self.rules):
+            if not self._whole_block(block, values):
                 self._one_by_one(block)
             if len(self.sources) >= CHUNK or len(self.updates) >= CHUNK:
                 self._flush()
@@ -290,10 +426,8 @@ class _Job:
         self._flush()
         self.tally.failures.sort(key=lambda failure: failure["row"])
 
-    def _whole_block(self, block: Block) -> bool:
-        """The fast path: a block of plainly valid new rows, checked column by column."""
-        columns = block.columns()
-        values = columns and clients.clean_columns(columns, len(block), self.rules)
+    def _whole_block(self, block: Block, values: dict | None) -> bool:
+        """The fast path: a block of plainly valid new rows (`values`: its columns, cleaned)."""
         if not values:
             return False
         given = [e for e in values["external_id"] if e is not None]
@@ -305,7 +439,7 @@ class _Job:
         self.tally.seen.pop(None, None)
         for key, column in self.pending.items():
             column.extend(values[key])
-        self.sources.extend(zip(numbers, block.rows, itertools.repeat(block)))
+        self.sources.extend(zip(numbers, itertools.repeat(block), range(len(block))))
         return True
 
     def _one_by_one(self, block: Block) -> None:
@@ -331,7 +465,7 @@ class _Job:
                     return
             for key, column in self.pending.items():
                 column.append(values[key])
-            self.sources.append((number, raw, None))
+            self.sources.append((number, None, raw))
         except FieldInvalid as exc:
             self.tally.fail(number, exc.column, exc.message, raw)
 
@@ -439,9 +573,9 @@ class _Job:
     def _short(self, sources: list[tuple]) -> None:
         self.tally.short_of_licences = True
         if self.options.continue_on_error:
-            for number, raw, block in sources:
+            for number, block, raw in sources:
                 self.tally.fail(number, None, "no free licence",
-                                raw if block is None else block.cells(raw))
+                                raw if block is None else block.cells(block.rows[raw]))
 
     def _write_updates(self, updates: list[dict]) -> None:
         groups: dict[tuple[str, ...], list[dict]] = {}
