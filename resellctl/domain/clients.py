@@ -131,6 +131,9 @@ def _required(fields: dict, key: str) -> str:
     return text
 
 
+MAX_SEATS = 2_147_483_647  # the store's integer range
+
+
 def _seats(value: Any, key: str = "seats") -> int:
     if value is None or (isinstance(value, str) and not value.strip()):
         return 0  # an empty cell
@@ -142,6 +145,8 @@ def _seats(value: Any, key: str = "seats") -> int:
         value = int(value)
     if value < 0:
         raise FieldInvalid(key, f"{key} must be 0 or more")
+    if value > MAX_SEATS:
+        raise FieldInvalid(key, f"{key} must be at most {MAX_SEATS:,}")
     return value
 
 
@@ -256,8 +261,9 @@ def fast_clean(fields: dict, rules: Policy) -> dict | None:
         if not 6 <= digits <= 20 or len(phone) > 64:
             return None
     if (len(location) > 200 or stage not in START_STAGES or len(external) > 200
-            or (plan and plan not in rules.plans) or (seats and not seats.isdigit())
-            or not seats.isascii() or kind not in SUPPORT_TYPES
+            or (plan and plan not in rules.plans)
+            or (seats and (not seats.isdigit() or len(seats) > 9)) or not seats.isascii()
+            or kind not in SUPPORT_TYPES
             or (kind == "partner" and not rules.partner_supported)
             or (access not in TRUE and access not in FALSE)):
         return None
@@ -320,7 +326,7 @@ def _coded_columns(column: Any, rules: Policy) -> dict | None:
     kinds = {k: k or default_kind for k in set(kind)}
     flags = {a: a.lower() in TRUE for a in set(access)}
     if not (set(stage) <= _START_OR_EMPTY and set(plan) - {""} <= rules.plans
-            and all(s == "" or (s.isdigit() and s.isascii()) for s in set(seats))
+            and all(s == "" or (s.isdigit() and s.isascii() and len(s) <= 9) for s in set(seats))
             and set(kinds.values()) <= set(SUPPORT_TYPES)
             and (rules.partner_supported or "partner" not in kinds.values())
             and all(a.lower() in TRUE or a.lower() in FALSE for a in flags)):

@@ -15,7 +15,9 @@ import itertools
 import json
 import os
 import pickle
+import queue
 import signal
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, TextIO
@@ -284,19 +286,19 @@ def _cleaned(block: Block, rules: clients.Policy) -> dict | None:
     return clients.clean_columns(columns, len(block), rules) if columns else None
 
 
-def prepared(blocks: Iterable[Block], rules: clients.Policy
+def prepared(blocks: Iterable[Block], rules: clients.Policy, *, pipeline: bool = True
              ) -> Iterator[tuple[Block, dict | None]]:
     """(block, its columns cleaned, or None when it must go row by row).
 
-    A CSV file of more than one block is read and checked in a child process while
-    this one writes (a pipeline over two cores); the first block is read here, so
-    that a bad header or an empty file fails before anything is started."""
+    With `pipeline`, a CSV file of more than one block is read and checked in a
+    child process while this one writes (two cores at work); the first block is read
+    here, so that a bad header or an empty file fails before anything is started."""
     blocks = iter(blocks)
     first = next(blocks, None)
     if first is None:
         return
     yield first, _cleaned(first, rules)
-    if isinstance(first, CsvBlock) and len(first) == BLOCK and hasattr(os, "fork"):
+    if pipeline and isinstance(first, CsvBlock) and len(first) == BLOCK and hasattr(os, "fork"):
         yield from _from_child(blocks, rules)
     else:
         for block in blocks:
@@ -306,22 +308,78 @@ def prepared(blocks: Iterable[Block], rules: clients.Policy
 def _from_child(blocks: Iterator[Block], rules: clients.Policy
                 ) -> Iterator[tuple[Block, dict | None]]:
     read_end, write_end = os.pipe()
+    _widen(read_end)
     pid = os.fork()
     if pid == 0:  # the child: read and check, send, and leave without any clean-up
         os.close(read_end)  # of the parent's state (its store connection above all)
         os._exit(_child(blocks, rules, write_end))
     os.close(write_end)
+    pipe = _Drained(read_end)
     try:
-        with open(read_end, "rb", buffering=PIPE_BUFFER) as source:
-            while (message := _receive(source))[0] == "block":
-                yield message[1], message[2]
+        source = io.BufferedReader(pipe, PIPE_BUFFER)
+        while (message := _receive(source))[0] == "block":
+            yield message[1], message[2]
         if message[0] == "error":
             raise _unpickled_error(message[1], message[2])
     finally:
         _reap(pid)
+        pipe.close()
 
 
 PIPE_BUFFER = 1 << 20
+PIPE_AHEAD = 16  # chunks of up to PIPE_BUFFER bytes the child may run ahead
+
+
+def _widen(fd: int) -> None:
+    """Linux: a 1 MiB pipe instead of 64 KiB (fewer, larger hand-overs)."""
+    try:
+        import fcntl
+
+        fcntl.fcntl(fd, getattr(fcntl, "F_SETPIPE_SZ", 1031), PIPE_BUFFER)
+    except (ImportError, OSError):
+        pass  # not Linux, or a lower limit: the default pipe works too
+
+
+class _Drained(io.RawIOBase):
+    """The read end of the child's pipe, drained by a thread into a bounded queue.
+
+    A pipe holds 64 KiB: without the thread the child would wait whenever this
+    process is busy writing to the store, and the two would take turns instead of
+    working at the same time."""
+
+    def __init__(self, fd: int) -> None:
+        super().__init__()
+        self.chunks: queue.Queue[bytes] = queue.Queue(PIPE_AHEAD)
+        self.pending, self.offset, self.ended = b"", 0, False
+        self.thread = threading.Thread(target=self._pump, args=(fd,), daemon=True)
+        self.thread.start()
+
+    def _pump(self, fd: int) -> None:
+        try:
+            with open(fd, "rb", buffering=0) as pipe:
+                while chunk := pipe.read(PIPE_BUFFER):
+                    self.chunks.put(chunk)
+        finally:
+            self.chunks.put(b"")
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        if self.offset == len(self.pending) and not self.ended:
+            self.pending, self.offset = self.chunks.get(), 0
+            self.ended = not self.pending
+        size = min(len(buffer), len(self.pending) - self.offset)
+        buffer[:size] = memoryview(self.pending)[self.offset:self.offset + size]
+        self.offset += size
+        return size
+
+    def close(self) -> None:
+        """Let the thread finish (the child has ended or been stopped)."""
+        while self.thread.is_alive():
+            with contextlib.suppress(queue.Empty):
+                self.chunks.get(timeout=0.05)
+        super().close()
 
 
 def _receive(source: Any) -> tuple:
@@ -387,7 +445,7 @@ class _Job:
         self.sources: list[tuple] = []
         self.updates: list[dict] = []
         self.import_id = None if options.dry_run else self._start()
-        self.writer = _RowWriter(conn, self.rules, self.import_id)
+        self.writer = _row_writer(conn, self.rules, self.import_id)
         self.taken = 0  # licences to take, once, at the end
 
     def _existing(self) -> dict[str, Any]:
@@ -415,7 +473,10 @@ class _Job:
 
     def run(self, blocks: Iterable[Block], progress: Callable[[int], None] | None) -> None:
         done = 0
-        for block, values in prepared(blocks, self.rules):
+        # On PostgreSQL the server already indexes rows in parallel with this process
+        # (one streaming COPY), and is the slower side: no reader process there.
+        pipeline = self.conn.dialect.name == "sqlite"
+        for block, values in prepared(blocks, self.rules, pipeline=pipeline):
             if not self._whole_block(block, values):
                 self._one_by_one(block)
             if len(self.sources) >= CHUNK or len(self.updates) >= CHUNK:
@@ -616,73 +677,85 @@ def _no_rows() -> dict[str, list]:
 
 
 class _Executemany:
-    """SQLite: one executemany per chunk of new clients."""
+    """SQLite: one executemany per chunk; what every row shares is written in the SQL."""
 
-    def __init__(self, conn: Connection) -> None:
+    GIVEN = ("uid", "name", "location", "owner_name", "owner_email", "owner_phone", "stage",
+             "plan", "seats_allocated", "support_type", "support_access", "external_id")
+
+    def __init__(self, conn: Connection, rules: clients.Policy, import_id: int | None) -> None:
         self.conn = conn
-        self.sql = (f"INSERT INTO client ({', '.join(INSERT_COLUMNS)}) "
-                    f"VALUES ({', '.join('?' * len(INSERT_COLUMNS))})")
+        processor = CLIENT.c.created_at.type._cached_bind_processor(conn.dialect)
+        stamp, trial = processor(rules.now), processor(rules.trial_ends_at)
+        shared = {"reseller_id": _literal(rules.reseller_id), "status": "'active'",
+                  "seats_used": "0", "import_id": _literal(import_id),
+                  "created_at": _literal(stamp), "updated_at": _literal(stamp),
+                  "trial_ends_at": f"CASE WHEN ?{self.GIVEN.index('stage') + 1} = 'trial' "
+                                   f"THEN {_literal(trial)} END"}
+        params = [f"?{n}" for n in range(1, len(self.GIVEN) + 1)]
+        self.sql = (f"INSERT INTO client ({', '.join((*self.GIVEN, *shared))}) "
+                    f"VALUES ({', '.join((*params, *shared.values()))})")
 
-    def write(self, rows: Iterable[tuple]) -> None:
-        self.conn.exec_driver_sql(self.sql, list(rows))
+    def write(self, columns: dict[str, list], count: int) -> None:
+        c = columns
+        self.conn.exec_driver_sql(self.sql, list(zip(
+            clients.new_uids(count), c["name"], c["location"], c["owner_name"],
+            c["owner_email"], c["owner_phone"], c["stage"], c["plan"], c["seats_allocated"],
+            c["support_type"], c["support_access"], c["external_id"], strict=True)))
 
     def close(self, error: BaseException | None = None) -> None:
         pass
 
 
-class _RowWriter:
-    """Writes new clients given column by column, set-based: COPY or executemany."""
-
-    def __init__(self, conn: Connection, rules: clients.Policy,
-                 import_id: int | None) -> None:
-        self.reseller_id, self.import_id = rules.reseller_id, import_id
-        if conn.dialect.name == "postgresql":
-            self.sink: _Copy | _Executemany = _Copy(conn)
-            # The same two instants on every row: formatted once, as COPY's text form.
-            self.stamp, self.trial = rules.now.isoformat(), rules.trial_ends_at.isoformat()
-        else:
-            self.sink = _Executemany(conn)
-            processor = CLIENT.c.created_at.type._cached_bind_processor(conn.dialect)
-            self.stamp = processor(rules.now) if processor else rules.now
-            self.trial = processor(rules.trial_ends_at) if processor else rules.trial_ends_at
-
-    def write(self, columns: dict[str, list], count: int) -> None:
-        self.sink.write(_insert_rows(columns, count, self.reseller_id, self.import_id,
-                                     self.stamp, self.trial))
-
-    def close(self, error: BaseException | None = None) -> None:
-        self.sink.close(error)
+def _literal(value: str | int | None) -> str:
+    """An SQL literal of a value this module made (an id or a formatted instant)."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, int):
+        return str(value)
+    return "'" + value.replace("'", "''") + "'"
 
 
-def _insert_rows(columns: dict[str, list], count: int, reseller_id: int | None,
-                 import_id: int | None, stamp: Any, trial: Any) -> Iterator[tuple]:
-    """Rows in INSERT_COLUMNS order, zipped from the columns (no Python loop per row)."""
-    same = itertools.repeat
-    c = columns
-    return zip(clients.new_uids(count), same(reseller_id), c["name"], c["location"],
-               c["owner_name"], c["owner_email"], c["owner_phone"], c["stage"],
-               same("active"), c["plan"], c["seats_allocated"], same(0), c["support_type"],
-               c["support_access"], map({"trial": trial}.get, c["stage"]), c["external_id"],
-               same(import_id), same(stamp), same(stamp), strict=False)  # repeat() never ends
+def _row_writer(conn: Connection, rules: clients.Policy,
+                import_id: int | None) -> _Copy | _Executemany:
+    """A set-based writer of new clients given column by column: COPY or executemany."""
+    writer = _Copy if conn.dialect.name == "postgresql" else _Executemany
+    return writer(conn, rules, import_id)
+
+
+# Binary COPY: the server reads numbers and instants without parsing text (measured
+# about 15% less server time than text COPY); the types follow INSERT_COLUMNS.
+COPY_TYPES = ("varchar", "int4", "varchar", "varchar", "varchar", "varchar", "varchar",
+              "varchar", "varchar", "varchar", "int4", "int4", "varchar", "bool",
+              "timestamptz", "varchar", "int4", "timestamptz", "timestamptz")
 
 
 class _Copy:
-    """One COPY for the whole import on PostgreSQL, so that the server checks and indexes
-    rows while this process reads the next ones. Any other statement needs it closed."""
+    """One binary COPY for the whole import on PostgreSQL, so that the server checks and
+    indexes rows while this process reads the next ones. Any other statement needs it
+    closed first."""
 
-    def __init__(self, conn: Connection) -> None:
-        self.conn = conn
+    def __init__(self, conn: Connection, rules: clients.Policy, import_id: int | None) -> None:
+        self.conn, self.reseller_id, self.import_id = conn, rules.reseller_id, import_id
         self.stack: contextlib.ExitStack | None = None
         self.write_row: Callable[[tuple], None] | None = None
+        self.stamp, self.trial = rules.now, rules.trial_ends_at
 
-    def write(self, rows: Iterable[tuple]) -> None:
+    def write(self, columns: dict[str, list], count: int) -> None:
         if self.stack is None:
             stack = contextlib.ExitStack()
             cursor = stack.enter_context(self.conn.connection.dbapi_connection.cursor())
             copy = stack.enter_context(cursor.copy(
-                f"COPY client ({', '.join(INSERT_COLUMNS)}) FROM STDIN"))
+                f"COPY client ({', '.join(INSERT_COLUMNS)}) FROM STDIN (FORMAT BINARY)"))
+            copy.set_types(COPY_TYPES)
             self.stack, self.write_row = stack, copy.write_row
-        for row in rows:
+        same, c = itertools.repeat, columns
+        for row in zip(clients.new_uids(count), same(self.reseller_id), c["name"],
+                       c["location"], c["owner_name"], c["owner_email"], c["owner_phone"],
+                       c["stage"], same("active"), c["plan"], c["seats_allocated"], same(0),
+                       c["support_type"], c["support_access"],
+                       map({"trial": self.trial}.get, c["stage"]), c["external_id"],
+                       same(self.import_id), same(self.stamp), same(self.stamp),
+                       strict=False):  # repeat() never ends; the rest have `count` items
             self.write_row(row)
 
     def close(self, error: BaseException | None = None) -> None:
