@@ -128,3 +128,67 @@ def test_sqlite_write_transactions_take_the_lock_first(tmp_path):
                 other.close()
     finally:
         store.dispose()
+
+
+# ---------------------------------------------------------------- 0002: the status index
+
+def _client_indexes(url: str) -> set[str]:
+    """The names of the client table's indexes and unique constraints."""
+    from sqlalchemy import inspect
+
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            inspector = inspect(conn)
+            return ({ix["name"] for ix in inspector.get_indexes("client")}
+                    | {uq["name"] for uq in inspector.get_unique_constraints("client")})
+    finally:
+        engine.dispose()
+
+
+def test_a_store_at_0001_upgrades_to_0002_without_the_status_index(empty_url, bare_run):
+    store = Store(empty_url, check_schema=False)
+    try:
+        assert migrate.upgrade(store, "0001") == (None, "0001")
+        assert migrate.status(store)["current"] == "0001"
+    finally:
+        store.dispose()
+    assert "ix_client_reseller_status" in _client_indexes(empty_url)
+    # the old store is refused until upgraded
+    refused = bare_run("--db", empty_url, "--as", "admin@vendor.example", "client", "list")
+    assert refused.exit_code == 75 and "db upgrade" in refused.stderr
+
+    result = bare_run("--db", empty_url, "db", "upgrade", "-o", "json")
+    assert result.exit_code == 0, result.stderr
+    assert result.json == {"revision_before": "0001", "revision": "0002", "changed": True}
+    assert HEAD_REVISION == "0002"
+    indexes = _client_indexes(empty_url)
+    assert "ix_client_reseller_status" not in indexes
+    assert "uq_client_external_id" in indexes  # the index that serves lookups stays
+    assert _diffs(empty_url) == []
+    status = bare_run("--db", empty_url, "db", "status", "-o", "json")
+    assert (status.json["current"], status.json["up_to_date"]) == ("0002", True)
+
+
+def test_0002_down_and_up_again_keeps_the_clients(store_url, run):
+    from alembic import command
+
+    created = run("client", "create", "--name", "Kept", "--owner-name", "K",
+                  "--owner-email", "k@kept.example", "--external-id", "K-1", "-o", "json")
+    assert created.exit_code == 0, created.stderr
+    uid = created.json["uid"]
+    store = Store(store_url, check_schema=False)
+    try:
+        with store.engine.begin() as conn:
+            command.downgrade(migrate.alembic_config(conn), "0001")
+        assert migrate.status(store)["current"] == "0001"
+        assert "ix_client_reseller_status" in _client_indexes(store_url)
+        assert migrate.upgrade(store) == ("0001", "0002")
+    finally:
+        store.dispose()
+    assert "ix_client_reseller_status" not in _client_indexes(store_url)
+    listed = run("client", "list", "-o", "json")
+    assert listed.exit_code == 0, listed.stderr
+    assert [(c["uid"], c["name"], c["external_id"]) for c in listed.json] == [
+        (uid, "Kept", "K-1")]
+    assert _diffs(store_url) == []
