@@ -124,7 +124,8 @@ def load(ctx: Ctx, text: str, source: str) -> dict:
         actor = load_actor(conn, ctx.actor)
         require_super_admin(actor, "load the catalog")
         summary = store_catalog(conn, catalog)
-        audit.record(conn, actor, "catalog.load", "catalog", source, extra=summary)
+        audit.record(conn, actor, "catalog.load", "catalog", "catalog",
+                     extra={"source": source, **summary})
         return summary
 
 

@@ -140,9 +140,10 @@ def _seats(value: Any, key: str = "seats") -> int:
     if isinstance(value, bool) or not isinstance(value, int | str):
         raise FieldInvalid(key, f"{key} `{value}` must be a whole number ≥ 0")
     if isinstance(value, str):
-        if not (value.strip().isdigit() and value.strip().isascii()):
+        text = value.strip()
+        if not (text.isdigit() and text.isascii()):
             raise FieldInvalid(key, f"{key} `{value}` must be a whole number ≥ 0")
-        value = int(value)
+        value = int(text)
     if value < 0:
         raise FieldInvalid(key, f"{key} must be 0 or more")
     if value > MAX_SEATS:

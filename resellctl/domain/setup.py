@@ -26,7 +26,8 @@ def init(store: Store, admin_email: str, admin_name: str | None = None) -> dict:
                          hint="ask a super admin to run `resellctl user create`")
         if catalog.is_empty(conn):
             summary = catalog.store_catalog(conn, catalog.parse(catalog.default_text()))
-            audit.record(conn, email, "catalog.load", "catalog", "default", extra=summary)
+            audit.record(conn, email, "catalog.load", "catalog", "catalog",
+                         extra={"source": "default", **summary})
             loaded_catalog = True
     return {"database_url": redact(store.url), "revision_before": before, "revision": after,
             "admin_email": email, "created_admin": created_admin,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import itertools
 from collections.abc import Iterator
@@ -43,9 +44,19 @@ def copy_csv(conn: Connection, query: Any, out: TextIO) -> None:
     compiled = query.compile(dialect=conn.dialect,
                              compile_kwargs={"render_postcompile": True})
     sql = psycopg.ClientCursor(raw).mogrify(str(compiled), compiled.params)
-    pgconn = raw.pgconn
-    pgconn.send_query(f"COPY ({sql}) TO STDOUT (FORMAT csv, HEADER)".encode())
+    pgconn, encoding = raw.pgconn, raw.info.encoding
+    pgconn.send_query(f"COPY ({sql}) TO STDOUT (FORMAT csv, HEADER)".encode(encoding))
     _expect(pgconn, pgconn.get_result(), pq.ExecStatus.COPY_OUT)
+    try:
+        _copy_out(pgconn, encoding, out)
+    except BaseException:
+        _abandon(raw)  # the reader went away (a closed pipe), Ctrl-C...: stop the COPY
+        raise
+    for result in iter(pgconn.get_result, None):
+        _expect(pgconn, result, pq.ExecStatus.COMMAND_OK)
+
+
+def _copy_out(pgconn: Any, encoding: str, out: TextIO) -> None:
     get, chunk = pgconn.get_copy_data, []
     while True:
         size, data = get(0)
@@ -53,11 +64,22 @@ def copy_csv(conn: Connection, query: Any, out: TextIO) -> None:
             break
         chunk.append(data)
         if len(chunk) == COPY_CHUNK:
-            out.write(b"".join(chunk).decode())
+            out.write(b"".join(chunk).decode(encoding))
             chunk.clear()
-    out.write(b"".join(chunk).decode())
-    for result in iter(pgconn.get_result, None):
-        _expect(pgconn, result, pq.ExecStatus.COMMAND_OK)
+    out.write(b"".join(chunk).decode(encoding))
+
+
+def _abandon(raw: Any) -> None:
+    """Cancel a COPY TO in progress and read it to its end, so that the connection can
+    roll back (and go back to the pool) instead of staying busy."""
+    with contextlib.suppress(Exception):
+        raw.cancel_safe() if hasattr(raw, "cancel_safe") else raw.cancel()
+    pgconn = raw.pgconn
+    with contextlib.suppress(Exception):
+        while pgconn.get_copy_data(0)[0] >= 0:
+            pass
+        while pgconn.get_result() is not None:
+            pass
 
 
 COPY_CHUNK = 2000
