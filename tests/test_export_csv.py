@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from pathlib import Path
 
 import pytest
@@ -331,10 +332,13 @@ def test_thousands_of_rows_across_chunks(run, tmp_path) -> None:  # noqa: ANN001
     assert window == listed[999:2499]
 
 
-def test_an_export_cut_off_by_its_reader_raises_that_error_and_keeps_the_store(run, tmp_path):  # noqa: ANN001
-    """`client list -o csv | head -1`: writing fails (broken pipe) while rows still stream.
-    That error must surface, not a store error, and the pooled connection must come back
-    usable (on PostgreSQL: the COPY ... TO STDOUT ended, not left running)."""
+@pytest.mark.parametrize("limit", [10_000, 300_000])  # mid-stream; at the last write
+def test_an_export_cut_off_by_its_reader_raises_that_error_and_keeps_the_store(run, tmp_path,  # noqa: ANN001
+                                                                              limit):
+    """`client list -o csv | head -1`: writing fails (broken pipe) while rows still stream,
+    or at the last write, when the COPY has already ended. That error must surface, not a
+    store error, and the pooled connection must come back usable (on PostgreSQL: the
+    COPY ... TO STDOUT ended, not left running)."""
     from resellctl.domain import clients
     from resellctl.domain.context import Ctx
     from resellctl.store.engine import Store
@@ -346,7 +350,7 @@ def test_an_export_cut_off_by_its_reader_raises_that_error_and_keeps_the_store(r
 
     class Pipe(io.StringIO):
         def write(self, text: str) -> int:
-            if self.tell() + len(text) > 10_000:  # the reader has gone
+            if self.tell() + len(text) > limit:  # the reader has gone
                 raise BrokenPipeError(32, "Broken pipe")
             return super().write(text)
 
@@ -384,3 +388,26 @@ def test_a_client_encoding_other_than_utf8_gives_the_same_csv(run, monkeypatch) 
     rows = same_in_both(run)
     assert names(rows) == set(latin)
     assert {r["location"] for r in rows} == {"Bogotá"}
+
+
+def test_a_lock_timeout_during_a_postgresql_export_is_exit_75(run, store_url):  # noqa: ANN001
+    """A database error inside COPY ... TO STDOUT is translated like any other: a lock
+    timeout is "store unavailable" (exit 75), not an internal error."""
+    if not store_url.startswith("postgresql"):
+        pytest.skip("PostgreSQL-only: lock timeouts")
+    import psycopg
+    from conftest import pg_base_url
+
+    ok(run("client", "create", "--name", "Locked Co", "--owner-name", "O",
+           "--owner-email", "o@locked.example", "-o", "json"))
+    schema = re.search(r"search_path%3D(\w+)", store_url).group(1)
+    impatient = store_url.replace("-csynchronous_commit", "-clock_timeout%3D300%20"
+                                  "-csynchronous_commit")
+    assert impatient != store_url
+    with psycopg.connect(pg_base_url()) as locker:
+        locker.execute(f'LOCK TABLE "{schema}".subscription IN ACCESS EXCLUSIVE MODE')
+        result = run("--db", impatient, "client", "list", "-o", "csv")
+    assert result.exit_code == 75, (result.stdout, result.stderr)
+    assert "lock timeout" in result.stderr and "Traceback" not in result.stderr
+    assert result.stdout == ""
+    assert len(run("client", "list", "-o", "csv").stdout.splitlines()) == 2

@@ -79,3 +79,49 @@ def test_a_new_sqlite_store_uses_8_kib_pages(bare_run, tmp_path: Path) -> None: 
     with sqlite3.connect(db) as conn:
         assert conn.execute("PRAGMA page_size").fetchone()[0] == 8192
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_when_no_process_can_be_forked_the_import_reads_in_process(monkeypatch, acme,  # noqa: ANN001, F811
+                                                                   tmp_path) -> None:
+    def refuse() -> int:
+        raise BlockingIOError(11, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(importer.os, "fork", refuse)
+    source = tmp_path / "big.csv"
+    write_big(source, importer.BLOCK * 2 + 3)
+    assert ok(import_(acme, source))["created"] == importer.BLOCK * 2 + 3
+    assert pool(acme) == (20000, importer.BLOCK * 2 + 3)
+
+
+@pytest.mark.parametrize("column", ["name", "owner_email", "owner_phone", "external_id"])
+def test_a_nul_character_is_refused_naming_its_row_and_column(acme, tmp_path, column) -> None:  # noqa: ANN001, F811
+    """PostgreSQL cannot store NUL in text; both stores refuse it the same way, in a big
+    CSV (column-wise path) and in JSON lines (row path)."""
+    source = tmp_path / "big.csv"
+    rows = write_big(source, importer.BLOCK + 5)
+    bad = rows[700][column][:3] + "\x00" + rows[700][column][3:]
+    write_big(source, importer.BLOCK + 5, changes={700: {column: bad}})
+    error = json.loads(import_(acme, source).stderr.strip().splitlines()[-1])["error"]
+    assert [(d["row"], d["column"]) for d in error["details"]] == [(700, column)]
+    lines = tmp_path / "bad.ndjson"
+    lines.write_text(json.dumps({**rows[2], column: bad}) + "\n", encoding="utf-8")
+    error = json.loads(import_(acme, lines).stderr.strip().splitlines()[-1])["error"]
+    assert [(d["row"], d["column"]) for d in error["details"]] == [(1, column)]
+    assert stored(acme) == {}
+
+
+def test_iter_clients_needs_no_filters(acme) -> None:  # noqa: ANN001, F811
+    from resellctl.domain import clients
+    from resellctl.domain.context import Ctx
+    from resellctl.store.engine import Store
+
+    ok(acme("client", "create", "--reseller", "acme", "--name", "Solo", "--owner-name", "S",
+            "--owner-email", "s@solo.example", "-o", "json"))
+    store = Store(acme.url)
+    try:
+        assert [c["name"] for c in clients.iter_clients(Ctx(store, ANA_ADMIN))] == ["Solo"]
+    finally:
+        store.dispose()
+
+
+ANA_ADMIN = "admin@vendor.example"

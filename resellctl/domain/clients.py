@@ -121,7 +121,14 @@ def _text(fields: dict, key: str, limit: int = validate.MAX_NAME) -> str | None:
     text = (value if value.__class__ is str else str(value)).strip()
     if len(text) > limit:
         raise FieldInvalid(key, f"{key} is longer than {limit} characters")
+    _no_nul(key, text)
     return text or None
+
+
+def _no_nul(key: str, text: str) -> None:
+    """A NUL character is refused everywhere (PostgreSQL cannot store it in text)."""
+    if "\x00" in text:
+        raise FieldInvalid(key, f"{key} contains a NUL character")
 
 
 def _required(fields: dict, key: str) -> str:
@@ -163,6 +170,7 @@ def _flag(value: Any, key: str) -> bool | None:
 
 
 def _email(value: Any, key: str) -> str:
+    _no_nul(key, "" if value is None else str(value))
     try:
         return validate.email("" if value is None else str(value), key)
     except Invalid as exc:
@@ -170,6 +178,7 @@ def _email(value: Any, key: str) -> str:
 
 
 def _phone(value: Any) -> str | None:
+    _no_nul("owner_phone", "" if value is None else str(value))
     try:
         return validate.phone(None if value is None else str(value))
     except Invalid as exc:
@@ -269,7 +278,8 @@ def fast_clean(fields: dict, rules: Policy) -> dict | None:
             or (access not in TRUE and access not in FALSE)):
         return None
     on = access in TRUE
-    if on and kind != "partner":
+    if (on and kind != "partner") or "\x00" in "".join(
+            (name, owner_name, email, phone, location, plan, external)):
         return None
     return {"name": name, "owner_name": owner_name, "owner_email": email,
             "owner_phone": phone or None, "location": location or None, "stage": stage,
@@ -304,7 +314,9 @@ def clean_columns(cells: dict[str, list[str]], size: int, rules: Policy) -> dict
             and _longest(owner_name) <= 200 and _longest(email) <= 320
             and all(map(_EMAIL_MATCH, email)) and _longest(phone) <= 64
             and all(map(_PHONE_DIGITS, filter(None, phone)))
-            and _longest(location) <= 200 and _longest(external) <= 200):
+            and _longest(location) <= 200 and _longest(external) <= 200
+            and not any("\x00" in "".join(c)
+                        for c in (name, owner_name, email, phone, location, external))):
         return None
     codes = _coded_columns(column, rules)
     if codes is None:
@@ -467,8 +479,9 @@ def _portfolio(conn: Connection, ctx: Ctx, filters: dict, cells: bool = False): 
     actor = load_actor(conn, ctx.actor)
     sort, limit, offset = (filters.pop(k, d) for k, d in (("sort", "name"), ("limit", None),
                                                           ("offset", 0)))
-    filters["stages"] = filters.get("stages") or []
-    query = _filtered(actor, conn, **filters, cells=cells).order_by(*_order(sort))
+    chosen = {"reseller": None, "status": None, "search": None, "include_deleted": False,
+              **filters, "stages": filters.get("stages") or []}
+    query = _filtered(actor, conn, **chosen, cells=cells).order_by(*_order(sort))
     if offset:
         query = query.offset(offset)
     if limit is not None:
@@ -501,8 +514,9 @@ def export_csv(ctx: Ctx, out: TextIO, **filters: Any) -> None:
         if conn.dialect.name == "postgresql":
             copy_csv(conn, query, out)
             return
+        rows = raw_rows(conn, query)  # runs the query: an error leaves stdout empty
         out.write(",".join(OUTPUT) + "\n")
-        csvfile.write_rows(raw_rows(conn, query), out)
+        csvfile.write_rows(rows, out)
 
 
 def count_clients(ctx: Ctx, *, reseller: str | None = None, stages: list[str] | None = None,

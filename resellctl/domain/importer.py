@@ -309,7 +309,14 @@ def _from_child(blocks: Iterator[Block], rules: clients.Policy
                 ) -> Iterator[tuple[Block, dict | None]]:
     read_end, write_end = os.pipe()
     _widen(read_end)
-    pid = os.fork()
+    try:
+        pid = os.fork()
+    except OSError:  # no process to spare (EAGAIN, ENOMEM): read here instead
+        os.close(read_end)
+        os.close(write_end)
+        for block in blocks:
+            yield block, _cleaned(block, rules)
+        return
     if pid == 0:  # the child: read and check, send, and leave without any clean-up
         os.close(read_end)  # of the parent's state (its store connection above all)
         os._exit(_child(blocks, rules, write_end))
@@ -416,7 +423,9 @@ def _pickled(exc: BaseException) -> bytes | None:
 
 
 def _unpickled_error(data: bytes | None, text: str) -> BaseException:
-    return pickle.loads(data) if data is not None else Invalid(text, code="invalid_file")
+    """The child's error as it was raised there, or (if it could not travel) an internal
+    error with its message."""
+    return pickle.loads(data) if data is not None else RuntimeError(text)
 
 
 def _reap(pid: int) -> None:

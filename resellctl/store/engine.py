@@ -13,9 +13,9 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import ArgumentError, DBAPIError
 
-from resellctl.domain.errors import Conflict, Invalid, StoreUnavailable
+from resellctl.domain.errors import Conflict, Invalid, ResellError, StoreUnavailable
 
 # Alembic's head for this version of the package; tests check it against the scripts,
 # so that a store command never has to import alembic.
@@ -160,18 +160,34 @@ def translate_errors(url: str) -> Iterator[None]:
     """Turn driver errors into domain errors, never leaking a password."""
     try:
         yield
-    except IntegrityError as exc:
-        raise Conflict("the change conflicts with an existing record",
-                       hint=_first_line(exc.orig)) from exc
-    except OperationalError as exc:
-        raise StoreUnavailable(f"store unavailable at {redact(url)}: {_first_line(exc.orig)}",
-                               hint="check the URL and that the database is running; "
-                                    "retry later if it is busy") from exc
     except DBAPIError as exc:
-        if getattr(exc.orig, "sqlstate", "") in ("40001", "40P01", "55P03"):
-            raise StoreUnavailable("the store is busy (serialization conflict)",
-                                   hint="retry the command") from exc
-        raise
+        error = _domain_error(exc.orig, url)
+        if error is None:
+            raise
+        raise error from exc
+    except Exception as exc:
+        # A driver's own error, from code that talks to the raw connection (COPY).
+        error = (_domain_error(exc, url)
+                 if type(exc).__module__.startswith(("psycopg", "sqlite3")) else None)
+        if error is None:
+            raise
+        raise error from exc
+
+
+def _domain_error(error: BaseException, url: str) -> ResellError | None:
+    """The domain error for a driver's error (PEP 249 classes), or None to re-raise it."""
+    kinds = {cls.__name__ for cls in type(error).__mro__}
+    if "IntegrityError" in kinds:
+        return Conflict("the change conflicts with an existing record",
+                        hint=_first_line(error))
+    if "OperationalError" in kinds:
+        return StoreUnavailable(f"store unavailable at {redact(url)}: {_first_line(error)}",
+                                hint="check the URL and that the database is running; "
+                                     "retry later if it is busy")
+    if getattr(error, "sqlstate", "") in ("40001", "40P01", "55P03"):
+        return StoreUnavailable("the store is busy (serialization conflict)",
+                                hint="retry the command")
+    return None
 
 
 def _first_line(error: object) -> str:

@@ -46,14 +46,14 @@ def copy_csv(conn: Connection, query: Any, out: TextIO) -> None:
     sql = psycopg.ClientCursor(raw).mogrify(str(compiled), compiled.params)
     pgconn, encoding = raw.pgconn, raw.info.encoding
     pgconn.send_query(f"COPY ({sql}) TO STDOUT (FORMAT csv, HEADER)".encode(encoding))
-    _expect(pgconn, pgconn.get_result(), pq.ExecStatus.COPY_OUT)
     try:
+        _expect(pgconn, pgconn.get_result(), pq.ExecStatus.COPY_OUT, encoding)
         _copy_out(pgconn, encoding, out)
     except BaseException:
-        _abandon(raw)  # the reader went away (a closed pipe), Ctrl-C...: stop the COPY
+        _abandon(raw)  # a database error, a closed pipe, Ctrl-C...: stop the COPY
         raise
     for result in iter(pgconn.get_result, None):
-        _expect(pgconn, result, pq.ExecStatus.COMMAND_OK)
+        _expect(pgconn, result, pq.ExecStatus.COMMAND_OK, encoding)
 
 
 def _copy_out(pgconn: Any, encoding: str, out: TextIO) -> None:
@@ -75,9 +75,10 @@ def _abandon(raw: Any) -> None:
     with contextlib.suppress(Exception):
         raw.cancel_safe() if hasattr(raw, "cancel_safe") else raw.cancel()
     pgconn = raw.pgconn
-    with contextlib.suppress(Exception):
+    with contextlib.suppress(Exception):  # raises once the COPY is over: nothing to drain
         while pgconn.get_copy_data(0)[0] >= 0:
             pass
+    with contextlib.suppress(Exception):
         while pgconn.get_result() is not None:
             pass
 
@@ -85,14 +86,18 @@ def _abandon(raw: Any) -> None:
 COPY_CHUNK = 2000
 
 
-def _expect(pgconn: Any, result: Any, status: Any) -> None:
+def _expect(pgconn: Any, result: Any, status: Any, encoding: str) -> None:
+    """Raise the server's error (a psycopg error with its SQLSTATE, which the store
+    translates like any other) unless the result has the expected status."""
     import psycopg
 
-    if result.status != status:
-        while pgconn.get_result() is not None:
-            pass  # drain, so that the connection can roll back
-        message = result.error_message.decode(errors="replace").strip()
-        raise psycopg.DatabaseError(message or f"COPY failed ({result.status.name})")
+    if result.status == status:
+        return
+    while pgconn.get_result() is not None:
+        pass  # drain, so that the connection can roll back
+    if result.status == psycopg.pq.ExecStatus.FATAL_ERROR:
+        raise psycopg.errors.error_from_result(result, encoding=encoding)
+    raise psycopg.DatabaseError(f"COPY failed ({result.status.name})")
 
 
 def raw_rows(conn: Connection, query: Any, size: int = 2000) -> Iterator[tuple]:
