@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 
 import pytest
-from helpers import ok
+from helpers import ok, partner_reseller
 
 ADMIN = "admin@vendor.example"
 ANA = "ana@acme.example"
@@ -77,10 +77,7 @@ def events(run, prefix: str = "client.") -> list[dict]:  # noqa: ANN001
 @pytest.fixture
 def acme(run):  # noqa: ANN001, ANN201
     """Partner-supported reseller `acme` owned by ana, with 10 licences."""
-    ok(run("user", "create", ANA, "-o", "json"))
-    ok(run("reseller", "create", "--slug", "acme", "--name", "Acme", "--owner", ANA,
-           "--licenses", "10", "--partner-supported", "-o", "json"))
-    return run
+    return partner_reseller(run, ANA, 10)
 
 
 def nothing_written(run, licences: tuple[int, int] = (10, 0)) -> None:  # noqa: ANN001

@@ -15,7 +15,7 @@ import re
 from pathlib import Path
 
 import pytest
-from helpers import ok
+from helpers import ok, partner_reseller
 
 from resellctl.domain import clients, importer
 
@@ -204,10 +204,7 @@ def original(row: dict, number: int) -> dict:
 @pytest.fixture
 def acme(run):  # noqa: ANN001, ANN201
     """Partner-supported reseller `acme` (owner ana) with 20,000 licences."""
-    ok(run("user", "create", ANA, "-o", "json"))
-    ok(run("reseller", "create", "--slug", "acme", "--name", "Acme", "--owner", ANA,
-           "--licenses", "20000", "--partner-supported", "-o", "json"))
-    return run
+    return partner_reseller(run, ANA, 20_000)
 
 
 # ---------------------------------------------------------------- one bad row, deep inside
