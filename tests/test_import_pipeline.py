@@ -34,8 +34,7 @@ def test_the_reader_process_is_used_on_sqlite_only(monkeypatch, acme, tmp_path, 
                                                    store_url) -> None:
     forks = []
     monkeypatch.setattr(importer, "_from_child",
-                        lambda blocks, rules: forks.append(1) or
-                        ((block, importer._cleaned(block, rules)) for block in blocks))
+                        lambda blocks, rules: forks.append(1) or importer._here(blocks, rules))
     source = tmp_path / "big.csv"
     write_big(source, importer.BLOCK + 1)
     ok(import_(acme, source))

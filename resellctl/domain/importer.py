@@ -301,8 +301,12 @@ def prepared(blocks: Iterable[Block], rules: clients.Policy, *, pipeline: bool =
     if pipeline and isinstance(first, CsvBlock) and len(first) == BLOCK and hasattr(os, "fork"):
         yield from _from_child(blocks, rules)
     else:
-        for block in blocks:
-            yield block, _cleaned(block, rules)
+        yield from _here(blocks, rules)
+
+
+def _here(blocks: Iterable[Block], rules: clients.Policy
+          ) -> Iterator[tuple[Block, dict | None]]:
+    return ((block, _cleaned(block, rules)) for block in blocks)
 
 
 def _from_child(blocks: Iterator[Block], rules: clients.Policy
@@ -314,8 +318,7 @@ def _from_child(blocks: Iterator[Block], rules: clients.Policy
     except OSError:  # no process to spare (EAGAIN, ENOMEM): read here instead
         os.close(read_end)
         os.close(write_end)
-        for block in blocks:
-            yield block, _cleaned(block, rules)
+        yield from _here(blocks, rules)
         return
     if pid == 0:  # the child: read and check, send, and leave without any clean-up
         os.close(read_end)  # of the parent's state (its store connection above all)
