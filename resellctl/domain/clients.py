@@ -516,7 +516,7 @@ def export_csv(ctx: Ctx, out: TextIO, **filters: Any) -> None:
             return
         rows = raw_rows(conn, query)  # runs the query: an error leaves stdout empty
         out.write(",".join(OUTPUT) + "\n")
-        csvfile.write_rows(rows, out)
+        csvfile.write_rows_beside(rows, out)
 
 
 def count_clients(ctx: Ctx, *, reseller: str | None = None, stages: list[str] | None = None,

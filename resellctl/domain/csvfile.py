@@ -7,10 +7,15 @@ Used by every `-o csv` (through cli/output.py), by the portfolio export and by
 from __future__ import annotations
 
 import csv
+import errno
 import io
 import itertools
-from collections.abc import Iterable, Sequence
+import marshal
+import os
+from collections.abc import Iterable, Iterator, Sequence
 from typing import TextIO
+
+from resellctl.domain import processes
 
 # A cell starting with one of these is a formula to a spreadsheet: it gets a leading quote.
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -40,3 +45,76 @@ def _with_carriage_returns(chunk: list[Sequence], out: TextIO) -> None:
     quoted = csv.writer(out, lineterminator="\n", quoting=csv.QUOTE_ALL).writerow
     for cells in chunk:
         (quoted if any("\r" in v for v in cells if v.__class__ is str) else plain)(cells)
+
+
+def write_rows_beside(rows: Iterable[Sequence], out: TextIO) -> None:
+    """write_rows, with the formatting done by a forked writer process when `out` is a real
+    file and there is more than one chunk: this process keeps fetching while the child
+    formats and writes (two cores). Cells must be str, int or None (sent by marshal)."""
+    iterator = iter(rows)
+    first = list(itertools.islice(iterator, CHUNK))
+    descriptor = _file_descriptor(out)
+    if len(first) < CHUNK or descriptor is None:
+        write_rows(itertools.chain(first, iterator), out)
+        return
+    out.flush()
+    read_end, write_end = processes.wide_pipe()
+    pid = processes.fork_or_none()
+    if pid is None:
+        os.close(read_end)
+        os.close(write_end)
+        write_rows(itertools.chain(first, iterator), out)
+        return
+    if pid == 0:  # the writer: formats what it receives, then leaves without clean-up
+        os.close(write_end)
+        os._exit(_write_received(read_end, out))
+    os.close(read_end)
+    _send_chunks(itertools.chain((first,), _chunks(iterator)), write_end, pid)
+
+
+def _file_descriptor(out: TextIO) -> int | None:
+    try:
+        return out.fileno()
+    except (AttributeError, OSError, ValueError):  # io.UnsupportedOperation is an OSError
+        return None
+
+
+def _chunks(iterator: Iterator[Sequence]) -> Iterator[list[Sequence]]:
+    while chunk := list(itertools.islice(iterator, CHUNK)):
+        yield chunk
+
+
+BROKEN_PIPE = 32  # the writer's exit code when its reader went away
+
+
+def _send_chunks(chunks: Iterable[list[Sequence]], write_end: int, pid: int) -> None:
+    """Send length-prefixed marshalled chunks; raise what stopped the writer, if anything."""
+    try:
+        with open(write_end, "wb", buffering=processes.PIPE_BUFFER) as pipe:
+            for chunk in chunks:
+                data = marshal.dumps(chunk)
+                pipe.write(len(data).to_bytes(8, "little"))
+                pipe.write(data)
+    except BrokenPipeError:
+        pass  # the writer stopped early: its exit code says why
+    except BaseException:
+        processes.reap(pid)
+        raise
+    code = processes.reap(pid, stop=False)
+    if code == BROKEN_PIPE:
+        raise BrokenPipeError(errno.EPIPE, "Broken pipe")
+    if code != 0:
+        raise OSError(f"the CSV writer process failed (exit {code})")
+
+
+def _write_received(read_end: int, out: TextIO) -> int:
+    try:
+        with open(read_end, "rb", buffering=processes.PIPE_BUFFER) as source:
+            while head := source.read(8):
+                write_rows(marshal.loads(source.read(int.from_bytes(head, "little"))), out)
+        out.flush()
+    except BrokenPipeError:
+        return BROKEN_PIPE
+    except BaseException:  # noqa: BLE001 - Ctrl-C, a full disk...: the parent reports it
+        return 1
+    return 0

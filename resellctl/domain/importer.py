@@ -16,7 +16,6 @@ import json
 import os
 import pickle
 import queue
-import signal
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -25,7 +24,7 @@ from typing import Any, TextIO
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.engine import Connection
 
-from resellctl.domain import audit, clients, licenses
+from resellctl.domain import audit, clients, licenses, processes
 from resellctl.domain.access import load_actor
 from resellctl.domain.context import Ctx
 from resellctl.domain.errors import Conflict, FieldInvalid, Insufficient, Invalid, Partial
@@ -298,7 +297,7 @@ def prepared(blocks: Iterable[Block], rules: clients.Policy, *, pipeline: bool =
     if first is None:
         return
     yield first, _cleaned(first, rules)
-    if pipeline and isinstance(first, CsvBlock) and len(first) == BLOCK and hasattr(os, "fork"):
+    if pipeline and isinstance(first, CsvBlock) and len(first) == BLOCK:
         yield from _from_child(blocks, rules)
     else:
         yield from _here(blocks, rules)
@@ -311,11 +310,9 @@ def _here(blocks: Iterable[Block], rules: clients.Policy
 
 def _from_child(blocks: Iterator[Block], rules: clients.Policy
                 ) -> Iterator[tuple[Block, dict | None]]:
-    read_end, write_end = os.pipe()
-    _widen(read_end)
-    try:
-        pid = os.fork()
-    except OSError:  # no process to spare (EAGAIN, ENOMEM): read here instead
+    read_end, write_end = processes.wide_pipe()
+    pid = processes.fork_or_none()
+    if pid is None:  # no process to spare: read here instead
         os.close(read_end)
         os.close(write_end)
         yield from _here(blocks, rules)
@@ -332,22 +329,12 @@ def _from_child(blocks: Iterator[Block], rules: clients.Policy
         if message[0] == "error":
             raise _unpickled_error(message[1], message[2])
     finally:
-        _reap(pid)
+        processes.reap(pid)
         pipe.close()
 
 
-PIPE_BUFFER = 1 << 20
+PIPE_BUFFER = processes.PIPE_BUFFER
 PIPE_AHEAD = 16  # chunks of up to PIPE_BUFFER bytes the child may run ahead
-
-
-def _widen(fd: int) -> None:
-    """Linux: a 1 MiB pipe instead of 64 KiB (fewer, larger hand-overs)."""
-    try:
-        import fcntl
-
-        fcntl.fcntl(fd, getattr(fcntl, "F_SETPIPE_SZ", 1031), PIPE_BUFFER)
-    except (ImportError, OSError):
-        pass  # not Linux, or a lower limit: the default pipe works too
 
 
 class _Drained(io.RawIOBase):
@@ -429,14 +416,6 @@ def _unpickled_error(data: bytes | None, text: str) -> BaseException:
     """The child's error as it was raised there, or (if it could not travel) an internal
     error with its message."""
     return pickle.loads(data) if data is not None else RuntimeError(text)
-
-
-def _reap(pid: int) -> None:
-    """Stop the child if it still runs (the parent stopped early) and collect it."""
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signal.SIGTERM)
-    with contextlib.suppress(ChildProcessError):
-        os.waitpid(pid, 0)
 
 
 class _Job:
