@@ -58,18 +58,14 @@ def write_rows_beside(rows: Iterable[Sequence], out: TextIO) -> None:
         write_rows(itertools.chain(first, iterator), out)
         return
     out.flush()
-    read_end, write_end = processes.wide_pipe()
-    pid = processes.fork_or_none()
-    if pid is None:
-        os.close(read_end)
-        os.close(write_end)
+    forked = processes.fork_with_pipe(child_writes=False)
+    if forked is None:
         write_rows(itertools.chain(first, iterator), out)
         return
+    pid, end = forked
     if pid == 0:  # the writer: formats what it receives, then leaves without clean-up
-        os.close(write_end)
-        os._exit(_write_received(read_end, out))
-    os.close(read_end)
-    _send_chunks(itertools.chain((first,), _chunks(iterator)), write_end, pid)
+        os._exit(_write_received(end, out))
+    _send_chunks(itertools.chain((first,), _chunks(iterator)), end, pid)
 
 
 def _file_descriptor(out: TextIO) -> int | None:

@@ -36,6 +36,21 @@ def fork_or_none() -> int | None:
         return None
 
 
+def fork_with_pipe(*, child_writes: bool) -> tuple[int, int] | None:
+    """Fork with a wide pipe between the two processes: (pid, this process's end of the
+    pipe), pid 0 in the child; None (and no pipe left open) when there is no fork."""
+    read_end, write_end = wide_pipe()
+    pid = fork_or_none()
+    if pid is None:
+        os.close(read_end)
+        os.close(write_end)
+        return None
+    keep, drop = ((write_end, read_end) if (pid == 0) == child_writes
+                  else (read_end, write_end))
+    os.close(drop)
+    return pid, keep
+
+
 def reap(pid: int, *, stop: bool = True) -> int:
     """Stop the child (unless `stop` is false) and collect it; its exit code."""
     if stop:
