@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 from helpers import ok
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from test_import_blocks import acme, import_, pool, stored, write_big  # noqa: F401
 
 from resellctl.domain import importer
@@ -124,3 +126,11 @@ def test_iter_clients_needs_no_filters(acme) -> None:  # noqa: ANN001, F811
 
 
 ANA_ADMIN = "admin@vendor.example"
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.lists(st.text(alphabet=["a", ",", '"', "\r", "\n", " ", "é", "\t", "'"],
+                                 max_size=5), max_size=5), min_size=1, max_size=8))
+def test_a_shipped_block_reads_back_the_same_rows(rows) -> None:  # noqa: ANN001
+    shipped = importer.CsvBlock(["name"], 2, len(rows), rows=rows).shipped()
+    assert shipped.rows == rows and len(shipped) == len(rows)

@@ -65,12 +65,8 @@ def _header(cells: list[str]) -> list[str]:
 
 
 def read_csv(stream: TextIO) -> Iterator[CsvBlock]:
-    """Blocks of records with spreadsheet numbering: the header is row 1.
-
-    Each block keeps its text too, so that it can travel between processes as one
-    string and be parsed again only where its rows are needed."""
-    lines = _Lines(stream)
-    reader = csv.reader(lines)
+    """Blocks of records with spreadsheet numbering: the header is row 1."""
+    reader = csv.reader(stream)
     header = None
     number = 0  # records read so far, blank ones included: the spreadsheet's row number
     for cells in reader:
@@ -80,29 +76,9 @@ def read_csv(stream: TextIO) -> Iterator[CsvBlock]:
             break
     if header is None:
         raise Invalid("the file is empty", code="empty_file")
-    lines.take()
     while rows := list(itertools.islice(reader, BLOCK)):
-        yield CsvBlock(header, number + 1, len(rows), rows=rows, text=lines.take())
+        yield CsvBlock(header, number + 1, len(rows), rows=rows)
         number += len(rows)
-
-
-class _Lines:
-    """The lines of a text stream, remembered until taken."""
-
-    def __init__(self, stream: Iterable[str]) -> None:
-        self.stream, self.seen = iter(stream), []
-
-    def __iter__(self) -> _Lines:
-        return self
-
-    def __next__(self) -> str:
-        line = next(self.stream)
-        self.seen.append(line)
-        return line
-
-    def take(self) -> str:
-        text, self.seen = "".join(self.seen), []
-        return text
 
 
 class CsvBlock:
@@ -125,8 +101,12 @@ class CsvBlock:
         return self._rows
 
     def shipped(self) -> CsvBlock:
-        """The block without its parsed rows (lighter to send to another process)."""
-        return CsvBlock(self.header, self.start, self.count, text=self.text)
+        """The block as one string of CSV instead of parsed rows, to send to another
+        process (which parses it again only if it needs the rows): csv.writer quotes
+        every cell holding a delimiter, quote, CR or LF, so the rows read back the same."""
+        buffer = io.StringIO()
+        csv.writer(buffer).writerows(self.rows)
+        return CsvBlock(self.header, self.start, self.count, text=buffer.getvalue())
 
     def records(self) -> Iterator[tuple[int, dict | str]]:
         """(row number, cells by column) one by one, or a message for a malformed row."""
@@ -310,18 +290,14 @@ def _here(blocks: Iterable[Block], rules: clients.Policy
 
 def _from_child(blocks: Iterator[Block], rules: clients.Policy
                 ) -> Iterator[tuple[Block, dict | None]]:
-    read_end, write_end = processes.wide_pipe()
-    pid = processes.fork_or_none()
-    if pid is None:  # no process to spare: read here instead
-        os.close(read_end)
-        os.close(write_end)
+    forked = processes.fork_with_pipe(child_writes=True)
+    if forked is None:  # no process to spare: read here instead
         yield from _here(blocks, rules)
         return
+    pid, end = forked
     if pid == 0:  # the child: read and check, send, and leave without any clean-up
-        os.close(read_end)  # of the parent's state (its store connection above all)
-        os._exit(_child(blocks, rules, write_end))
-    os.close(write_end)
-    pipe = _Drained(read_end)
+        os._exit(_child(blocks, rules, end))  # of the parent's state (its store above all)
+    pipe = _Drained(end)
     try:
         source = io.BufferedReader(pipe, PIPE_BUFFER)
         while (message := _receive(source))[0] == "block":
