@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from resellctl.cli.options import Output, ResellerOpt, Yes, confirm
-from resellctl.cli.output import Format, emit, is_terminal
+from resellctl.cli.output import Format, console, emit, is_terminal
 from resellctl.cli.state import state
 
 app = typer.Typer(help="Manage client companies (tenants) and import them in bulk.",
@@ -169,12 +169,24 @@ class _progress:  # noqa: N801
             return None
         from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+        # No refresh thread (auto_refresh=False): the import may fork a reader process,
+        # and forking a process that runs threads is unsafe. Redrawn as blocks are done.
         self.bar = Progress(SpinnerColumn(), TextColumn("{task.description}"),
                             TextColumn("{task.completed:,} rows"), TimeElapsedColumn(),
-                            transient=True)
+                            console=console(), transient=True, auto_refresh=False)
         self.bar.start()
         task = self.bar.add_task("importing", total=None)
-        return lambda done: self.bar.update(task, completed=done)
+        self.drawn = 0.0
+        return lambda done: self._show(task, done)
+
+    def _show(self, task: int, done: int) -> None:
+        import time
+
+        now = time.monotonic()
+        due = now - self.drawn >= 0.1  # at most ten redraws a second
+        self.bar.update(task, completed=done, refresh=due)
+        if due:
+            self.drawn = now
 
     def __exit__(self, *exc: object) -> None:
         if self.bar is not None:

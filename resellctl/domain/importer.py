@@ -67,6 +67,14 @@ def _header(cells: list[str]) -> list[str]:
 def read_csv(stream: TextIO) -> Iterator[CsvBlock]:
     """Blocks of records with spreadsheet numbering: the header is row 1."""
     reader = csv.reader(stream)
+    try:
+        yield from _csv_blocks(reader)
+    except csv.Error as exc:  # e.g. a cell over the csv module's 128 KiB field limit
+        raise Invalid(f"line {reader.line_num} of the file is not readable CSV: {exc}",
+                      code="invalid_csv", hint="check the quoting around that line") from exc
+
+
+def _csv_blocks(reader: Iterator[list[str]]) -> Iterator[CsvBlock]:
     header = None
     number = 0  # records read so far, blank ones included: the spreadsheet's row number
     for cells in reader:

@@ -36,7 +36,9 @@ def copy_csv(conn: Connection, query: Any, out: TextIO) -> None:
 
     COPY takes no parameters, so psycopg binds them into the text client-side
     (ClientCursor.mogrify quotes and escapes each value). The rows are read with
-    libpq's blocking get_copy_data, one C call per row, and written in chunks."""
+    libpq's get_copy_data, one C call per row, and written in chunks. Waiting for
+    the server happens here, in select(), not inside libpq: Ctrl-C is seen at
+    once, even while the server waits on a lock, and the COPY is cancelled."""
     import psycopg
     from psycopg import pq
 
@@ -45,27 +47,50 @@ def copy_csv(conn: Connection, query: Any, out: TextIO) -> None:
                              compile_kwargs={"render_postcompile": True})
     sql = psycopg.ClientCursor(raw).mogrify(str(compiled), compiled.params)
     pgconn, encoding = raw.pgconn, raw.info.encoding
-    pgconn.send_query(f"COPY ({sql}) TO STDOUT (FORMAT csv, HEADER)".encode(encoding))
     try:
-        _expect(pgconn, pgconn.get_result(), pq.ExecStatus.COPY_OUT, encoding)
+        pgconn.send_query(f"COPY ({sql}) TO STDOUT (FORMAT csv, HEADER)".encode(encoding))
+        while pgconn.flush():
+            _wait(pgconn, write=True)
+        _expect(pgconn, _result(pgconn), pq.ExecStatus.COPY_OUT, encoding)
         _copy_out(pgconn, encoding, out)
     except BaseException:
         _abandon(raw)  # a database error, a closed pipe, Ctrl-C...: stop the COPY
         raise
-    for result in iter(pgconn.get_result, None):
+    while (result := _result(pgconn)) is not None:
         _expect(pgconn, result, pq.ExecStatus.COMMAND_OK, encoding)
+
+
+def _wait(pgconn: Any, *, write: bool = False) -> None:
+    """Until the server's socket is ready; a signal (Ctrl-C) interrupts the wait."""
+    import select
+
+    socket = pgconn.socket
+    select.select([] if write else [socket], [socket] if write else [], [])
+    if not write:
+        pgconn.consume_input()
+
+
+def _result(pgconn: Any) -> Any:
+    """The next result (None after the last), waited for in select()."""
+    pgconn.consume_input()
+    while pgconn.is_busy():
+        _wait(pgconn)
+    return pgconn.get_result()
 
 
 def _copy_out(pgconn: Any, encoding: str, out: TextIO) -> None:
     get, chunk = pgconn.get_copy_data, []
     while True:
-        size, data = get(0)
-        if size < 0:
+        size, data = get(1)  # without waiting: 0 means libpq has no whole row yet
+        if size > 0:
+            chunk.append(data)
+            if len(chunk) == COPY_CHUNK:
+                out.write(b"".join(chunk).decode(encoding))
+                chunk.clear()
+        elif size == 0:
+            _wait(pgconn)
+        else:
             break
-        chunk.append(data)
-        if len(chunk) == COPY_CHUNK:
-            out.write(b"".join(chunk).decode(encoding))
-            chunk.clear()
     out.write(b"".join(chunk).decode(encoding))
 
 
