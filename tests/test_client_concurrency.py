@@ -141,16 +141,22 @@ def test_a_killed_import_leaves_none_or_all_and_a_rerun_completes_it(
         run, store_url: str, tmp_path: Path) -> None:  # noqa: ANN001
     setup_acme(run, ROWS + 500)
     source = big_csv(tmp_path / "big.csv", ROWS)
-    proc = spawn(cli_env(store_url, tmp_path), "client", "import", str(source),
-                 "--reseller", "acme", "-o", "json")
+    # The file goes in through stdin, and only its first 12,000 rows (more than two
+    # write chunks) before the kill: the import is surely mid-way, however fast it is.
+    lines = source.read_text(encoding="utf-8").splitlines(keepends=True)
+    proc = subprocess.Popen([str(BIN), "client", "import", "-", "--reseller", "acme",
+                             "-o", "json"], env=cli_env(store_url, tmp_path),
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
     # Kill once it has been writing for a while (a lock held continuously, not the blink
-    # of the start-up schema check); the whole import holds it for a second or more.
+    # of the start-up schema check).
     hold = 0.2 if store_url.startswith("sqlite:///") else 0.1
     deadline, since = time.monotonic() + 60, None
     try:
+        proc.stdin.write("".join(lines[:12_001]))
+        proc.stdin.flush()
         while since is None or time.monotonic() - since < hold:
-            assert proc.poll() is None, ("the import ended before it was seen writing",
-                                         proc.communicate())
+            assert proc.poll() is None, ("the import ended mid-file", proc.communicate())
             assert time.monotonic() < deadline, "the import never started writing"
             if not writing_started(store_url):
                 since = None
@@ -159,6 +165,7 @@ def test_a_killed_import_leaves_none_or_all_and_a_rerun_completes_it(
             time.sleep(0.01)
     finally:
         proc.send_signal(signal.SIGKILL)
+        proc.stdin.close()  # the SQLite reader process, if any, sees the end and leaves
     assert proc.wait(timeout=30) == -signal.SIGKILL  # it was killed, not finished
 
     after_kill = acme_clients(store_url)

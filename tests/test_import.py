@@ -376,7 +376,7 @@ def test_on_existing_skip_and_update(seeded, tmp_path: Path) -> None:  # noqa: A
     assert pool(seeded) == (10, 3)
 
     summary = ok(import_(seeded, source, "--on-existing", "update"))
-    assert counts(summary) == (0, 2, 0, 0)
+    assert counts(summary) == (0, 1, 1, 0)  # E-3's row changes nothing: skipped
     after = {c["external_id"]: c for c in clients(seeded)}
     one = after["E-1"]
     assert one["uid"] == first["E-1"]["uid"]
@@ -386,8 +386,15 @@ def test_on_existing_skip_and_update(seeded, tmp_path: Path) -> None:  # noqa: A
                                                                    "lead")
     assert after["E-2"] == first["E-2"]
     assert pool(seeded) == (10, 3)
-    assert [e["action"] for e in events(seeded)] == ["client.import"] * 3
-    assert counts(events(seeded)[-1]["changes"]) == (0, 2, 0, 0)
+    imports = [e for e in events(seeded) if e["entity_type"] == "import"]
+    assert len(imports) == 3
+    assert counts(imports[-1]["changes"]) == (0, 1, 1, 0)
+    # the updated client has its own event: what changed, and which import changed it
+    [edit] = [e for e in events(seeded) if e["entity_type"] == "client"]
+    assert (edit["action"], edit["entity_id"]) == ("client.import", one["uid"])
+    assert edit["changes"] == {"before": {"name": "Client 1", "seats_allocated": 5},
+                               "after": {"name": "Renamed One", "seats_allocated": 9},
+                               "import_id": summary["import_id"]}
 
 
 def test_update_rows_obey_the_stage_machine(seeded, tmp_path: Path) -> None:  # noqa: ANN001
@@ -472,9 +479,11 @@ def test_errors_out_can_be_fixed_and_imported_again(acme, tmp_path: Path) -> Non
     assert pool(acme) == (10, 3)
 
     # with nothing failing, no errors file is written
+    # a clean run leaves the errors file with its header only, even over an old one
     clean = tmp_path / "clean-errors.csv"
+    clean.write_text("stale\n")
     ok(import_(acme, write_csv(tmp_path / "ok.csv", [row(9)]), "--errors-out", str(clean)))
-    assert not clean.exists()
+    assert clean.read_text() == ",".join([*COLUMNS, "error"]) + "\n"
 
 
 def test_running_the_same_import_again_with_skip_is_a_no_op(acme, tmp_path: Path) -> None:  # noqa: ANN001

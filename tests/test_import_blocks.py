@@ -187,7 +187,9 @@ def pool(run) -> tuple[int, int]:  # noqa: ANN001
 
 
 def imports(run) -> list[dict]:  # noqa: ANN001
-    return ok(run("audit", "list", "--action", "client.import", "-o", "json"))
+    """The imports' own audit events (not the per-client events of import updates)."""
+    return [e for e in ok(run("audit", "list", "--action", "client.import", "-o", "json"))
+            if e["entity_type"] == "import"]
 
 
 def failed_rows(path: Path) -> list[dict]:

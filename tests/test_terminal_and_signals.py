@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import pty
+import re
 import signal
 import subprocess
 import threading
@@ -71,6 +72,7 @@ def test_the_progress_bar_goes_to_a_terminal_on_stderr_never_to_stdout(tmp_path)
     assert proc.returncode == 0, seen.decode(errors="replace")[-3000:]
     assert json.loads(out)["created"] == importer.BLOCK * 2 + 3  # stdout: the summary only
     assert b"importing" in seen and b"rows" in seen
+    assert re.search(rb"\b\d{1,3}%", seen)  # a bar: the share of the file read so far
     assert b"Traceback" not in seen
 
 

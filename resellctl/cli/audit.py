@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from resellctl.cli.options import Output, ResellerOpt
+from resellctl.cli.options import MAX_LISTED, Output, ResellerOpt, limit_option
 from resellctl.cli.output import Format, emit
 from resellctl.cli.state import state
 
@@ -22,7 +22,7 @@ def list_(
     action: Annotated[str | None, typer.Option(help="Action prefix, e.g. `client.`.")] = None,
     reseller: ResellerOpt = None,
     entity: Annotated[str | None, typer.Option(help="Entity id (slug, uid, e-mail, id).")] = None,
-    limit: Annotated[int, typer.Option(min=1, max=100_000, help="At most N events.")] = 100,
+    limit: Annotated[int, limit_option("At most N events.", max=MAX_LISTED)] = 100,
     output: Output = Format.table,
 ) -> None:
     """List audit events, newest first.

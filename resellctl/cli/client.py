@@ -10,7 +10,14 @@ from typing import Annotated
 
 import typer
 
-from resellctl.cli.options import Output, ResellerOpt, Yes, confirm
+from resellctl.cli.options import (
+    Output,
+    ResellerOpt,
+    Yes,
+    confirm,
+    limit_option,
+    offset_option,
+)
 from resellctl.cli.output import Format, console, emit, is_terminal
 from resellctl.cli.state import state
 
@@ -95,12 +102,13 @@ def import_(
     current = state(ctx)
     options = importer.Options(source=file, dry_run=dry_run, on_existing=on_existing,
                                continue_on_error=continue_on_error)
-    with _records(file) as records, _progress() as progress:
+    source = _records(file)
+    with source as records, _progress(source.handle) as progress:
         try:
             result = importer.import_clients(
                 current.ctx(), records, current.reseller(reseller), options, progress,
-                on_failures=(lambda rows: _write_errors(errors_out, rows)) if errors_out
-                else None)
+                on_failures=(lambda rows: _write_errors(errors_out, rows, continue_on_error))
+                if errors_out else None)
         except Partial as partial:
             _emit_summary(partial.result, output)
             raise
@@ -161,30 +169,56 @@ class _Prefixed:
 
 
 class _progress:  # noqa: N801
-    """A Rich progress line on stderr when it is a terminal; otherwise nothing."""
+    """A Rich progress bar on stderr when it is a terminal; otherwise nothing.
+
+    For a regular file the bar measures the bytes read so far (the file offset, which
+    a forked reader process shares), out of the file's size; for stdin it pulses."""
+
+    def __init__(self, handle) -> None:  # noqa: ANN001 - the file being read, or None
+        self.handle, self.bar = handle, None
 
     def __enter__(self):  # noqa: ANN204
-        self.bar = None
         if not is_terminal(sys.stderr):
             return None
-        from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+        from rich.progress import (
+            BarColumn,
+            Progress,
+            TaskProgressColumn,
+            TextColumn,
+            TimeElapsedColumn,
+        )
 
+        self.fd, total = self._regular_file()
         # No refresh thread (auto_refresh=False): the import may fork a reader process,
         # and forking a process that runs threads is unsafe. Redrawn as blocks are done.
-        self.bar = Progress(SpinnerColumn(), TextColumn("{task.description}"),
-                            TextColumn("{task.completed:,} rows"), TimeElapsedColumn(),
-                            console=console(), transient=True, auto_refresh=False)
+        self.bar = Progress(TextColumn("{task.description}"), BarColumn(),
+                            TaskProgressColumn(), TextColumn("{task.fields[rows]:,} rows"),
+                            TimeElapsedColumn(), console=console(), transient=True,
+                            auto_refresh=False)
         self.bar.start()
-        task = self.bar.add_task("importing", total=None)
+        self.task = self.bar.add_task("importing", total=total, rows=0)
         self.drawn = 0.0
-        return lambda done: self._show(task, done)
+        return self._show
 
-    def _show(self, task: int, done: int) -> None:
+    def _regular_file(self) -> tuple[int | None, int | None]:
+        import os
+        import stat
+
+        try:
+            fd = self.handle.fileno()
+            info = os.fstat(fd)
+        except (AttributeError, OSError, ValueError):
+            return None, None
+        return (fd, info.st_size) if stat.S_ISREG(info.st_mode) else (None, None)
+
+    def _show(self, done: int) -> None:
+        import os
         import time
 
         now = time.monotonic()
         due = now - self.drawn >= 0.1  # at most ten redraws a second
-        self.bar.update(task, completed=done, refresh=due)
+        read = os.lseek(self.fd, 0, os.SEEK_CUR) if self.fd is not None else None
+        self.bar.update(self.task, completed=read, rows=done, refresh=due)
         if due:
             self.drawn = now
 
@@ -193,7 +227,8 @@ class _progress:  # noqa: N801
             self.bar.stop()
 
 
-def _write_errors(path: Path, failures: list[dict]) -> None:
+def _write_errors(path: Path, failures: list[dict], continue_on_error: bool) -> None:
+    """The failed rows, or only the header when none failed (never a stale file)."""
     import os
     import tempfile
 
@@ -205,7 +240,11 @@ def _write_errors(path: Path, failures: list[dict]) -> None:
     with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
         importer.failed_rows_csv(failures, handle)
     os.replace(tmp, path)
-    sys.stderr.write(f"{len(failures)} failed row(s) written to {path}\n")
+    if not failures:
+        return
+    sys.stderr.write(f"{len(failures)} failed row(s) written to {path}" + (
+        ", ready to fix and import again\n" if continue_on_error else
+        "; nothing was imported: fix them in the original file and import it again\n"))
 
 
 def _emit_summary(result: dict, output: Format) -> None:
@@ -228,8 +267,8 @@ def list_(
                                                   help="Show deleted clients too.")] = False,
     sort: Annotated[str, typer.Option(help="Field to sort by; prefix - for descending.")
                     ] = "name",
-    limit: Annotated[int | None, typer.Option(min=1, help="At most N clients.")] = None,
-    offset: Annotated[int, typer.Option(min=0, help="Skip the first N.")] = 0,
+    limit: Annotated[int | None, limit_option("At most N clients.")] = None,
+    offset: Annotated[int, offset_option()] = 0,
     output: Output = Format.table,
 ) -> None:
     """List the portfolio: stage, billing, seats used/allocated, support, trial end.
@@ -241,8 +280,11 @@ def list_(
     current = state(ctx)
     filters = {"reseller": current.reseller(reseller), "stages": stage or [],
                "status": status, "search": search, "include_deleted": include_deleted}
-    paged = output == Format.table and limit is None and is_terminal()
-    window = {"sort": sort, "limit": PAGE if paged else limit, "offset": offset}
+    # On a terminal a table is one page (PAGE rows, or --limit's) and a line on stderr
+    # says how many more there are; off a terminal, or in another format, nothing is added.
+    paged = output == Format.table and is_terminal()
+    window = {"sort": sort, "limit": PAGE if paged and limit is None else limit,
+              "offset": offset}
     if output == Format.csv:  # formatted by the database, streamed to stdout
         clients.export_csv(current.ctx(), sys.stdout, **filters, **window)
         return
@@ -252,7 +294,7 @@ def list_(
         return
     shown = [_portfolio_row(r) for r in rows]
     emit(shown, output, columns=PORTFOLIO, headers=PORTFOLIO_HEADERS)
-    if paged:
+    if paged and len(shown) == window["limit"]:  # a shorter page is the last one
         total = clients.count_clients(current.ctx(), **filters)
         if total > offset + len(shown):
             sys.stderr.write(f"… {total - offset - len(shown)} more of {total}: use --offset "

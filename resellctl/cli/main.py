@@ -2,23 +2,44 @@
 
 from __future__ import annotations
 
+import os
 import sys
+from collections.abc import Sequence
 from typing import Annotated, Any
 
 import typer
+from typer._click.exceptions import NoArgsIsHelpError
+from typer._click.exceptions import UsageError as ClickUsageError
 from typer.core import TyperGroup
 
 from resellctl import __version__
 from resellctl.cli import errors
 from resellctl.cli.state import State, state
 
+_ARGV = "resellctl.argv"
+
 
 class ResellGroup(TyperGroup):
-    """Root group: domain errors become exit codes; no traceback without --debug."""
+    """Root group: domain errors become exit codes; no traceback without --debug;
+    usage errors are a JSON object when JSON output was asked for."""
+
+    def make_context(self, info_name: str | None, args: list[str], parent: Any = None,
+                     **extra: Any) -> Any:
+        argv = list(args)
+        try:
+            ctx = super().make_context(info_name, args, parent=parent, **extra)
+        except ClickUsageError as exc:
+            _usage_error(exc, argv)
+            raise
+        ctx.meta[_ARGV] = argv  # the subcommands parse later, inside invoke
+        return ctx
 
     def invoke(self, ctx: Any) -> Any:
         try:
             return super().invoke(ctx)
+        except ClickUsageError as exc:
+            _usage_error(exc, ctx.meta.get(_ARGV, []))
+            raise
         except Exception as exc:  # noqa: BLE001 - the one place that reports everything
             if type(exc).__module__.startswith("typer") or isinstance(exc, typer.Exit):
                 raise
@@ -27,6 +48,41 @@ class ResellGroup(TyperGroup):
         finally:
             if isinstance(ctx.obj, State):
                 ctx.obj.close()
+
+
+def _usage_error(exc: ClickUsageError, argv: Sequence[str]) -> None:
+    """With JSON output asked for, report Click's usage error as the JSON error object
+    (exit 2); otherwise return, and Click prints its usual text."""
+    if isinstance(exc, NoArgsIsHelpError) or not wants_json(argv):
+        return
+    from resellctl.domain.errors import UsageError
+
+    hint = None
+    if exc.ctx is not None and exc.ctx.command.get_help_option(exc.ctx) is not None:
+        names = exc.ctx.help_option_names
+        option = "--help" if "--help" in names else names[0]
+        hint = f"run `{exc.ctx.command_path} {option}`"
+    raise typer.Exit(errors.report(UsageError(exc.format_message(), hint=hint), as_json=True))
+
+
+def wants_json(argv: Sequence[str]) -> bool:
+    """Did this command line ask for `-o json`? Read from the raw arguments, because a
+    usage error stops Click before the --output option is processed. The last
+    -o/--output wins (as in Click); without one, RESELLCTL_OUTPUT decides."""
+    value = None
+    args = iter(argv)
+    for arg in args:
+        if arg == "--":
+            break
+        if arg in ("-o", "--output"):
+            value = next(args, value)
+        elif arg.startswith("--output="):
+            value = arg[len("--output="):]
+        elif arg.startswith("-o") and not arg.startswith("--"):
+            value = arg[2:]
+    if value is None:
+        value = os.environ.get("RESELLCTL_OUTPUT")
+    return (value or "").strip().lower() == "json"
 
 
 def _report(exc: Exception, current: State) -> int:

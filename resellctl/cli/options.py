@@ -32,6 +32,27 @@ IdempotencyKey = Annotated[
                  "return the first result and move no money again."),
 ]
 
+# Every --limit / --offset is declared below, so each one is capped: a huge number is a
+# usage error (exit 2) instead of overflowing the store's 64-bit integers (exit 1).
+MAX_ROWS = 1_000_000_000
+"""The highest --limit or --offset any command accepts: far beyond any store, far below
+2**63 (SQLite's and PostgreSQL's LIMIT / OFFSET are 64-bit)."""
+
+MAX_LISTED = 100_000
+"""The lower cap of lists read whole into memory before printing (audit events, ledger
+entries); the portfolio streams, so `client list` takes up to MAX_ROWS."""
+
+
+def limit_option(help: str, *, max: int = MAX_ROWS) -> typer.models.OptionInfo:
+    """`--limit N`: 1 <= N <= max (a command may cap lower, never higher than MAX_ROWS)."""
+    assert 1 <= max <= MAX_ROWS
+    return typer.Option(min=1, max=max, help=help)
+
+
+def offset_option(help: str = "Skip the first N.") -> typer.models.OptionInfo:
+    """`--offset N`: 0 <= N <= MAX_ROWS."""
+    return typer.Option(min=0, max=MAX_ROWS, help=help)
+
 
 def confirm(question: str, yes: bool) -> None:
     """Ask on a terminal; refuse (exit 2) without a terminal unless --yes."""

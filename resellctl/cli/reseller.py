@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from resellctl.cli.options import IdempotencyKey, Output
+from resellctl.cli.options import MAX_LISTED, IdempotencyKey, Output, limit_option
 from resellctl.cli.output import Format, emit
 from resellctl.cli.state import state
 
@@ -303,7 +303,7 @@ def balance_history(
     ctx: typer.Context,
     slug: Slug,
     since: Annotated[str | None, typer.Option(help="Only entries on or after DATE.")] = None,
-    limit: Annotated[int, typer.Option(min=1, max=100_000, help="At most N entries.")] = 50,
+    limit: Annotated[int, limit_option("At most N entries.", max=MAX_LISTED)] = 50,
     output: Output = Format.table,
 ) -> None:
     """List ledger entries, newest first.

@@ -38,13 +38,23 @@ def record(conn: Connection, actor: Actor | str, action: str, entity_type: str,
            before: dict | None = None, after: dict | None = None,
            extra: dict | None = None) -> None:
     """Write one audit event inside the caller's transaction."""
-    changes = diff(before, after)
-    if extra:
-        changes.update({k: _plain(v) for k, v in extra.items()})
-    email = actor if isinstance(actor, str) else actor.email
-    conn.execute(insert(AUDIT).values(
-        at=clock.now(), actor_email=email, action=action, reseller_id=reseller_id,
-        entity_type=entity_type, entity_id=str(entity_id), changes=changes))
+    record_many(conn, actor, action, entity_type, [(entity_id, before, after)],
+                reseller_id=reseller_id, extra=extra)
+
+
+def record_many(conn: Connection, actor: Actor | str, action: str, entity_type: str,
+                events: list[tuple[object, dict | None, dict | None]], *,
+                reseller_id: int | None = None, extra: dict | None = None) -> None:
+    """Write one audit event per (entity id, before, after), in one statement."""
+    if not events:
+        return
+    at, email = clock.now(), actor if isinstance(actor, str) else actor.email
+    shared = {k: _plain(v) for k, v in (extra or {}).items()}
+    conn.execute(insert(AUDIT), [
+        {"at": at, "actor_email": email, "action": action, "reseller_id": reseller_id,
+         "entity_type": entity_type, "entity_id": str(entity_id),
+         "changes": {**diff(before, after), **shared}}
+        for entity_id, before, after in events])
 
 
 def list_events(ctx: Ctx, *, since: date | None = None, actor_email: str | None = None,

@@ -15,8 +15,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TextIO
 
-from sqlalchemy import and_, case, func, insert, or_, select, update
+from sqlalchemy import String, and_, case, func, insert, or_, select, update
 from sqlalchemy.engine import Connection
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
 
 from resellctl.domain import audit, clock, csvfile, licenses, settings, validate
 from resellctl.domain.access import (
@@ -30,7 +32,7 @@ from resellctl.domain.access import (
 )
 from resellctl.domain.context import Ctx
 from resellctl.domain.csvfile import FORMULA_START
-from resellctl.domain.errors import Conflict, Denied, FieldInvalid, Invalid, NotFound
+from resellctl.domain.errors import Conflict, Denied, FieldInvalid, Invalid, NotFound, UsageError
 from resellctl.store import tables
 from resellctl.store.sql import copy_csv, iso_instant, raw_rows, spreadsheet_safe, true_false
 
@@ -464,13 +466,40 @@ def _filtered(actor: Actor, conn: Connection, *, reseller: str | None, stages: l
     return query
 
 
+class _bytewise(FunctionElement):  # lower case: used like func.lower(...)
+    """Text compared by its UTF-8 bytes (code point order), whatever the server's locale:
+    PostgreSQL's "C" collation, which SQLite's default (BINARY) already is. Under "C",
+    PostgreSQL's lower() folds A-Z only, as SQLite's built-in lower() does."""
+
+    type = String()
+    inherit_cache = True
+
+
+@compiles(_bytewise)
+def _bytewise_as_is(element: _bytewise, compiler: Any, **kw: Any) -> str:
+    return compiler.process(element.clauses, **kw)
+
+
+@compiles(_bytewise, "postgresql")
+def _bytewise_c(element: _bytewise, compiler: Any, **kw: Any) -> str:
+    return f'{compiler.process(element.clauses, **kw)} COLLATE "C"'
+
+
 def _order(sort: str) -> Any:
+    """ORDER BY for --sort, the same on SQLite and PostgreSQL (docs/rules.md, Clients):
+    text case-insensitively (A-Z folded), then exactly, byte order; empty values last
+    in both directions; the id last, ascending."""
     field = sort.lstrip("-")
     if field not in SORTABLE:
         raise Invalid(f"cannot sort by `{sort}`; fields: " + ", ".join(SORTABLE)
                       + " (prefix - for descending)", code="invalid_sort")
     column = CLIENT.c[field]
-    return (column.desc() if sort.startswith("-") else column.asc(), CLIENT.c.id.asc())
+    keys = ([func.lower(_bytewise(column)), _bytewise(column)]
+            if isinstance(column.type, String) else [column])
+    keys = [key.desc() if sort.startswith("-") else key.asc() for key in keys]
+    if column.nullable:  # SQLite puts NULL first ascending, PostgreSQL last
+        keys[0] = keys[0].nulls_last()
+    return (*keys, CLIENT.c.id.asc())
 
 
 def _portfolio(conn: Connection, ctx: Ctx, filters: dict, cells: bool = False):  # noqa: ANN202
@@ -531,14 +560,15 @@ def count_clients(ctx: Ctx, *, reseller: str | None = None, stages: list[str] | 
 
 # ---------------------------------------------------------------- writing
 
-def target_reseller(conn: Connection, actor: Actor, slug: str | None, what: str, *,
+def target_reseller(conn: Connection, actor: Actor, slug: str | None, verb: str, *,
                     for_update: bool = False) -> Any | None:
-    """The reseller a new client goes under (admin role needed), or None for a direct one."""
+    """The reseller new clients go under (admin role needed), or None for direct clients;
+    `verb` names the command ("create", "import") in refusals."""
     if slug is None:
-        require_super_admin(actor, f"{what} direct clients (pass --reseller)")
+        require_super_admin(actor, f"{verb} direct clients (pass --reseller)")
         return None
     row = reseller_row(conn, actor, slug, for_update=for_update)
-    require_role(actor, row.id, "admin", what)
+    require_role(actor, row.id, "admin", f"{verb} clients")
     return row
 
 
@@ -572,9 +602,12 @@ def create(ctx: Ctx, reseller: str | None, fields: dict, *,
     """Create a client, taking one licence from its reseller's pool."""
     with ctx.store.write() as conn:
         actor = load_actor(conn, ctx.actor)
-        parent = target_reseller(conn, actor, reseller, "create clients")
+        parent = target_reseller(conn, actor, reseller, "create")
         rules = policy(conn, parent)
         values = clean_new(fields, rules)
+        if if_not_exists and not values["external_id"]:
+            raise UsageError("--if-not-exists needs an --external-id to look the client up by",
+                             code="if_not_exists_without_external_id")
         if values["external_id"]:
             lock_external_ids(conn, rules.reseller_id)
             existing = find_external(conn, rules.reseller_id, values["external_id"])
@@ -620,7 +653,8 @@ def stage_values(row: Any, stage: str, *, force: bool, actor: Actor, now: dateti
         return {}
     if stage not in MOVES[row.stage]:
         if not force:
-            raise Conflict(f"a {row.stage} client cannot move to {stage}; allowed: "
+            raise Conflict(f"{_article(row.stage)} {row.stage} client cannot move to {stage}; "
+                           "allowed: "
                            + ", ".join(MOVES[row.stage]), code="stage_move_refused",
                            hint="a super admin may pass --force")
         if not actor.is_super_admin:
@@ -631,8 +665,12 @@ def stage_values(row: Any, stage: str, *, force: bool, actor: Actor, now: dateti
     return values
 
 
+def _article(word: str) -> str:
+    return "an" if word[:1] in "aeiou" else "a"
+
+
 def edit_values(conn: Connection, actor: Actor, row: Any, fields: dict, force: bool) -> dict:
-    """Validate an edit of an existing client; returns the columns to change."""
+    """Validate an edit of an existing client; returns the columns whose value changes."""
     values: dict[str, Any] = {}
     for key in ("name", "owner_name"):
         if fields.get(key) is not None:
@@ -653,7 +691,7 @@ def edit_values(conn: Connection, actor: Actor, row: Any, fields: dict, force: b
                                    trial_days=int(settings.get(conn, "trial_days"))))
     if fields.get("support_type") is not None or fields.get("support_access") is not None:
         values.update(_support_edit(conn, row, fields))
-    return values
+    return {key: value for key, value in values.items() if getattr(row, key) != value}
 
 
 def _plan(conn: Connection, code: str) -> str | None:
@@ -686,14 +724,20 @@ def merge_support(row: Any, kind: str | None, access: bool | None, partner_ok: b
 
 
 def edit(ctx: Ctx, uid: str, fields: dict, *, force: bool = False) -> dict:
+    """Change what the fields give; values equal to the client's change nothing (no write,
+    no audit event). No field at all is a usage error."""
+    if all(value is None for value in fields.values()):
+        raise UsageError("nothing to change: give at least one field to edit",
+                         code="nothing_to_change", hint="see `resellctl client edit --help`")
     with ctx.store.write() as conn:
         actor = load_actor(conn, ctx.actor)
         row = _writable(conn, actor, uid, "edit clients")
         values = edit_values(conn, actor, row, fields, force)
         before = _read(conn, row.id)
-        if values:
-            conn.execute(update(CLIENT).where(CLIENT.c.id == row.id)
-                         .values(**values, updated_at=clock.now()))
+        if not values:
+            return before
+        conn.execute(update(CLIENT).where(CLIENT.c.id == row.id)
+                     .values(**values, updated_at=clock.now()))
         after = _read(conn, row.id)
         audit.record(conn, actor, "client.edit", "client", uid, reseller_id=row.reseller_id,
                      before=_auditable(before), after=_auditable(after),
@@ -707,6 +751,8 @@ def usage(ctx: Ctx, uid: str, seats_used: int) -> dict:
     with ctx.store.write() as conn:
         actor = load_actor(conn, ctx.actor)
         row = _writable(conn, actor, uid, "record usage")
+        if seats == row.seats_used:  # nothing changes: no write, no audit event
+            return {**_read(conn, row.id), "over_allocation": seats > row.seats_allocated}
         conn.execute(update(CLIENT).where(CLIENT.c.id == row.id)
                      .values(seats_used=seats, updated_at=clock.now()))
         audit.record(conn, actor, "client.usage", "client", uid, reseller_id=row.reseller_id,

@@ -116,19 +116,21 @@ class CsvBlock:
         csv.writer(buffer).writerows(self.rows)
         return CsvBlock(self.header, self.start, self.count, text=buffer.getvalue())
 
-    def records(self) -> Iterator[tuple[int, dict | str]]:
-        """(row number, cells by column) one by one, or a message for a malformed row."""
+    def records(self) -> Iterator[tuple[int, dict | Unreadable]]:
+        """(row number, cells by column) one by one; Unreadable for a malformed row."""
         width = len(self.header)
         for number, cells in enumerate(self.rows, start=self.start):
             if not cells or (not cells[0].strip() and not any(c.strip() for c in cells)):
                 continue  # a blank line (the first cell is checked first: the fast path)
             if len(cells) != width:
-                yield number, f"expected {width} cells, found {len(cells)}"
+                yield number, Unreadable(f"expected {width} cells, found {len(cells)}",
+                                         self.cells(cells))
                 continue
             yield number, self.cells(cells)
 
     def cells(self, row: list[str]) -> dict:
-        by_name = dict(zip(self.header, row, strict=True))
+        """The cells by column (as many as the row has, for a malformed one)."""
+        by_name = dict(zip(self.header, row, strict=False))
         by_name.pop(ERROR_COLUMN, None)
         return by_name
 
@@ -141,16 +143,25 @@ class CsvBlock:
                 if name != ERROR_COLUMN}
 
 
+@dataclass(frozen=True)
+class Unreadable:
+    """A record that cannot be a client row: why, and the cells that could be read (so
+    that --errors-out keeps them, ready to fix)."""
+
+    message: str
+    cells: dict | None = None
+
+
 class RecordBlock:
     """Records already parsed one by one (JSON lines): no column-wise fast path."""
 
-    def __init__(self, items: list[tuple[int, dict | str]]) -> None:
+    def __init__(self, items: list[tuple[int, dict | Unreadable]]) -> None:
         self.items = items
 
     def __len__(self) -> int:
         return len(self.items)
 
-    def records(self) -> Iterator[tuple[int, dict | str]]:
+    def records(self) -> Iterator[tuple[int, dict | Unreadable]]:
         return iter(self.items)
 
     def cells(self, row: dict) -> dict:
@@ -170,24 +181,32 @@ def read_ndjson(stream: TextIO) -> Iterator[RecordBlock]:
         yield RecordBlock(items)
 
 
-def _ndjson_records(stream: TextIO) -> Iterator[tuple[int, dict | str]]:
+def _ndjson_records(stream: TextIO) -> Iterator[tuple[int, dict | Unreadable]]:
     for number, line in enumerate(stream, start=1):
         if not line.strip():
             continue
         try:
             data = json.loads(line)
         except json.JSONDecodeError as exc:
-            yield number, f"not valid JSON: {exc.msg}"
+            yield number, Unreadable(f"not valid JSON ({exc.msg} at column {exc.colno}): "
+                                     + _excerpt(line))
             continue
         if not isinstance(data, dict):
-            yield number, "each line must be a JSON object"
+            yield number, Unreadable("each line must be a JSON object: " + _excerpt(line))
             continue
-        unknown = [k for k in data if k not in COLUMNS]
+        cells = {k: (v if isinstance(v, str | bool | int) or v is None else str(v))
+                 for k, v in data.items() if k != ERROR_COLUMN}
+        unknown = [k for k in cells if k not in COLUMNS]
         if unknown:
-            yield number, "unknown fields " + ", ".join(unknown)
+            yield number, Unreadable("unknown fields " + ", ".join(unknown),
+                                     {k: v for k, v in cells.items() if k in COLUMNS})
             continue
-        yield number, {k: (v if isinstance(v, str | bool | int) or v is None else str(v))
-                       for k, v in data.items()}
+        yield number, cells
+
+
+def _excerpt(line: str, size: int = 200) -> str:
+    line = line.strip()
+    return line if len(line) <= size else line[:size] + "…"
 
 
 # ---------------------------------------------------------------- the import
@@ -208,7 +227,9 @@ class Run:
     updated: int = 0
     skipped: int = 0
     failures: list[dict] = field(default_factory=list)
+    new_rows: int = 0  # valid rows for new clients, written or not
     short_of_licences: bool = False
+    inactive_reseller: bool = False  # it can create no client: new rows were refused
     seen: dict[str, int] = field(default_factory=dict)
 
     def fail(self, row: int, column: str | None, message: str, raw: dict | None) -> None:
@@ -230,7 +251,7 @@ def import_clients(ctx: Ctx, blocks: Iterable[Block], reseller: str | None,
     transaction = ctx.store.read if options.dry_run else ctx.store.write
     with transaction() as conn:
         actor = load_actor(conn, ctx.actor)
-        parent = clients.target_reseller(conn, actor, reseller, "import clients",
+        parent = clients.target_reseller(conn, actor, reseller, "import",
                                          for_update=not options.dry_run)
         job = _Job(conn, actor, parent, options)
         try:
@@ -239,24 +260,42 @@ def import_clients(ctx: Ctx, blocks: Iterable[Block], reseller: str | None,
         except BaseException as exc:
             job.writer.close(exc)
             raise
-        if job.tally.failures and on_failures is not None:
+        if on_failures is not None:  # even none: an --errors-out file never goes stale
             on_failures(job.tally.failures)
-        _refuse_unless_whole(result, job.tally, options)  # raising here rolls back
+        _refuse_unless_whole(result, job.tally, options, parent)  # raising rolls back
     if job.tally.failures:
-        raise Partial(f"{len(job.tally.failures)} row(s) failed; the others were "
-                      + ("checked" if options.dry_run else "written"),
-                      code="partial_import", result=result,
-                      details=_details(job.tally.failures))
+        raise Partial(_partial_message(result, options), code="partial_import",
+                      result=result, details=_details(job.tally.failures))
     return result
 
 
-def _refuse_unless_whole(result: dict, tally: Run, options: Options) -> None:
-    """All-or-nothing mode: any failed row or missing licence refuses the whole import."""
-    if tally.failures and not options.continue_on_error:
+def _partial_message(result: dict, options: Options) -> str:
+    counts = f"{result['created']} created, {result['updated']} updated, " \
+             f"{result['skipped']} skipped"
+    if options.dry_run:
+        return f"{result['failed']} row(s) failed; the others would give {counts} " \
+               "(dry run: nothing was written)"
+    return f"{result['failed']} row(s) failed; the others were imported: {counts}"
+
+
+def _refuse_unless_whole(result: dict, tally: Run, options: Options, parent: Any) -> None:
+    """All-or-nothing mode: any failed row, new row under an inactive reseller or missing
+    licence refuses the whole import."""
+    if options.continue_on_error:
+        return
+    if tally.failures:
         raise Invalid(f"{len(tally.failures)} row(s) failed validation; nothing was written",
                       code="invalid_rows", details=_details(tally.failures),
-                      hint="fix the rows (see --errors-out) or pass --continue-on-error")
-    if tally.short_of_licences and not options.continue_on_error:
+                      hint="fix those rows in the file and import the whole file again, or "
+                           "pass --continue-on-error to import the valid rows")
+    if tally.inactive_reseller:
+        raise Conflict(f"reseller `{parent.slug}` is inactive: it can create no client, and "
+                       f"{tally.new_rows} row(s) are new clients; nothing was written",
+                       code="reseller_inactive",
+                       hint=f"reactivate it (`resellctl reseller activate {parent.slug}`), or "
+                            "import only rows of its existing clients (--on-existing skip "
+                            "or update)")
+    if tally.short_of_licences:
         raise Insufficient(result["licence_message"], code="no_free_license",
                            hint="buy licences with `resellctl license purchase`, or pass "
                                 "--continue-on-error to import what fits")
@@ -406,8 +445,8 @@ class _Job:
     def __init__(self, conn: Connection, actor: Any, parent: Any, options: Options) -> None:
         self.conn, self.actor, self.parent, self.options = conn, actor, parent, options
         self.rules = clients.policy(conn, parent)
-        if parent is not None and not parent.is_active:
-            raise Conflict(f"reseller `{parent.slug}` is inactive", code="reseller_inactive")
+        # An inactive reseller creates no client; its existing ones can still be updated.
+        self.inactive = parent is not None and not parent.is_active
         self.tally = Run()
         self.free = (parent.license_count - parent.license_used) if parent is not None else None
         self.free_at_start = self.free
@@ -432,6 +471,12 @@ class _Job:
                    CLIENT.c.support_access)
             .where(owner, CLIENT.c.external_id.is_not(None)))
         return {row.external_id: row for row in rows}
+
+    @property
+    def checking(self) -> bool:
+        """Whether rows are still checked against the store: to write them, or to count them
+        in a dry run (not in all-or-nothing mode after a failure: it will roll back)."""
+        return self.writing or self.options.dry_run
 
     def _start(self) -> int:
         return self.conn.execute(insert(IMPORT).values(
@@ -480,8 +525,8 @@ class _Job:
 
     def _one_by_one(self, block: Block) -> None:
         for number, raw in block.records():
-            if isinstance(raw, str):
-                self.tally.fail(number, None, raw, None)
+            if isinstance(raw, Unreadable):
+                self.tally.fail(number, None, raw.message, raw.cells)
             else:
                 self._row(number, raw)
 
@@ -535,19 +580,23 @@ class _Job:
 
     def _existing_row(self, number: int, raw: dict, values: dict, match: Any) -> None:
         mode = self.options.on_existing
-        if mode == "error":
-            raise FieldInvalid("external_id", f"a client with external_id `{match.external_id}`"
-                                              f" exists ({match.uid}); use --on-existing "
-                                              "skip or update")
         if mode == "skip":
             self.tally.skipped += 1
             return
         if match.deleted_at is not None:
-            raise FieldInvalid("external_id", f"matches deleted client {match.uid}")
+            raise FieldInvalid("external_id", f"external_id `{match.external_id}` belongs to "
+                                              f"deleted client {match.uid} (a deleted client "
+                                              "keeps its external id): give the row another "
+                                              "one, or pass --on-existing skip")
+        if mode == "error":
+            raise FieldInvalid("external_id", f"a client with external_id `{match.external_id}`"
+                                              f" exists ({match.uid}); use --on-existing "
+                                              "skip or update")
         changes = self._update_values(raw, values, match)
-        self.tally.updated += 1
-        if self.writing:
+        if self.checking:
             self.updates.append(changes)
+        else:
+            self.tally.updated += 1  # all-or-nothing after a failure: only count
 
     def _update_values(self, raw: dict, values: dict, match: Any) -> dict:
         """Cells given in the row replace the client's values; empty cells keep them."""
@@ -574,12 +623,16 @@ class _Job:
         return changed
 
     def _claim(self, wanted: int) -> int:
-        """How many of `wanted` new rows get a licence (all of them for direct clients).
+        """How many of `wanted` new rows get a licence (all of them for direct clients,
+        none under an inactive reseller).
 
         The reseller's row is locked for the whole import, so its free licences cannot
         change under it: they are counted here and taken once, at the end."""
+        self.tally.new_rows += wanted
         if self.parent is None:
             return wanted
+        if self.inactive:
+            return 0
         granted = min(wanted, self.free)
         self.free -= granted
         self.taken += granted
@@ -589,13 +642,13 @@ class _Job:
         """Write the pending rows (in a dry run, or after a failure, only count them)."""
         pending, sources, updates = self.pending, self.sources, self.updates
         self.pending, self.sources, self.updates = _no_rows(), [], []
-        if self.writing and updates:
-            self.writer.close()
-            self._write_updates(updates)
+        if updates:
+            self.writer.close()  # PostgreSQL: the COPY ends before any other statement
+            self._updates(updates)
         count = len(sources)
         if not count:
             return
-        if not (self.writing or self.options.dry_run):
+        if not self.checking:
             self.tally.created += count  # all-or-nothing after a failure: only count
             return
         granted = self._claim(count)
@@ -607,11 +660,40 @@ class _Job:
         self.tally.created += granted if self.options.continue_on_error else count
 
     def _short(self, sources: list[tuple]) -> None:
-        self.tally.short_of_licences = True
+        if self.inactive:
+            self.tally.inactive_reseller = True
+            reason = f"reseller `{self.parent.slug}` is inactive: it can create no client"
+        else:
+            self.tally.short_of_licences = True
+            reason = "no free licence"
         if self.options.continue_on_error:
             for number, block, raw in sources:
-                self.tally.fail(number, None, "no free licence",
+                self.tally.fail(number, None, reason,
                                 raw if block is None else block.cells(block.rows[raw]))
+
+    def _updates(self, updates: list[dict]) -> None:
+        """Compare matched rows with their clients: only what differs is written (with an
+        audit event per client, naming this import); a row that changes nothing counts
+        as skipped."""
+        keys = sorted({key for values in updates for key in values} - {"_id"})
+        before = {row.id: row for row in self.conn.execute(
+            select(CLIENT.c.id, CLIENT.c.uid, *(CLIENT.c[key] for key in keys))
+            .where(CLIENT.c.id.in_([values["_id"] for values in updates])))}
+        changed, events = [], []
+        for values in updates:
+            old = before[values["_id"]]
+            diff = {k: v for k, v in values.items() if k != "_id" and getattr(old, k) != v}
+            if not diff:
+                self.tally.skipped += 1
+                continue
+            self.tally.updated += 1
+            changed.append({**diff, "_id": old.id})
+            events.append((old.uid, {k: getattr(old, k) for k in diff}, diff))
+        if self.writing and changed:
+            self._write_updates(changed)
+            audit.record_many(self.conn, self.actor, "client.import", "client", events,
+                              reseller_id=self.rules.reseller_id,
+                              extra={"import_id": self.import_id})
 
     def _write_updates(self, updates: list[dict]) -> None:
         groups: dict[tuple[str, ...], list[dict]] = {}
@@ -632,7 +714,7 @@ class _Job:
                   "errors": _details(tally.failures)}
         if tally.short_of_licences:
             result["licence_message"] = (
-                f"{tally.created} new client(s) need as many licences; reseller "
+                f"{tally.new_rows} new client(s) need as many licences; reseller "
                 f"`{self.parent.slug}` has {self.free_at_start} free")
         self.writer.close()
         if self.taken and not self.options.dry_run:
