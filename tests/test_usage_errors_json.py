@@ -12,7 +12,7 @@ from typing import Annotated
 
 import pytest
 import typer
-from test_entrypoint import HEAVY, clean_env, entry_point
+from test_entrypoint import HEAVY, PROBE, clean_env, entry_point
 
 from resellctl.cli.main import ResellGroup
 
@@ -232,19 +232,6 @@ def test_the_entry_point_prints_the_json_usage_error(tmp_path):
     assert from_env.returncode == 2
     assert json.loads(from_env.stderr)["error"]["code"] == "usage"
     assert not (tmp_path / "cfg").exists()  # a usage error touches no config
-
-
-PROBE = """
-import json, sys
-sys.argv = ["resellctl", *{args!r}]
-from resellctl.cli.main import app
-try:
-    app()
-except SystemExit as exc:
-    code = exc.code
-heavy = sorted(m for m in sys.modules if m.split(".")[0] in {heavy!r})
-print(json.dumps({{"code": code, "heavy": heavy}}), file=sys.stderr)
-"""
 
 
 def test_a_json_usage_error_imports_no_heavy_modules(tmp_path):
