@@ -191,3 +191,46 @@ def test_errors_out_keeps_the_cells_of_rows_that_could_not_be_read(acme, tmp_pat
     assert result.exit_code == 9, result.stderr
     assert [(r["name"], r["owner_name"], r["owner_email"]) for r in read_rows(errors_out)] \
         == [("K1", "O", "k1@x.example"), ("K2", "O", "")]
+
+
+def test_an_all_or_nothing_shortage_counts_every_new_row(acme, tmp_path) -> None:  # noqa: ANN001, F811
+    """The shortage shows in the first chunk; the rows after it are still counted."""
+    from test_import_blocks import write_big
+
+    source = tmp_path / "big.csv"
+    write_big(source, 12_000, columns=COLUMNS[:3])
+    for mode in ((), ("--dry-run",)):
+        error = error_of(import_(acme, source, *mode), 7)
+        assert error["message"] == ("12000 new client(s) need as many licences; reseller "
+                                    "`acme` has 10 free")
+    assert clients(acme) == []
+
+
+def test_an_errors_out_path_that_cannot_be_written(acme, tmp_path) -> None:  # noqa: ANN001, F811
+    source = write_csv(tmp_path / "in.csv", [row(1)])
+    folder = tmp_path / "reports"
+    folder.mkdir()
+    result = acme("client", "import", str(source), "--reseller", "acme", "--errors-out",
+                  str(folder))
+    assert result.exit_code == 2 and "is a directory" in result.stderr
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    error = error_of(import_(acme, source, "--errors-out", str(blocker / "errors.csv")), 5)
+    assert error["code"] == "errors_out_unwritable" and "nothing was imported" in \
+        error["message"]
+    assert clients(acme) == [] and pool(acme) == (10, 0)
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temp file
+
+
+def test_a_row_with_too_many_cells_is_quoted_whole(acme, tmp_path) -> None:  # noqa: ANN001, F811
+    source = tmp_path / "comma.csv"
+    source.write_text("name,owner_name,owner_email,external_id\n"
+                      "Foo, Inc,Own,f@x.example,ext1\n", encoding="utf-8")
+    errors_out = tmp_path / "failed.csv"
+    result = import_(acme, source, "--errors-out", str(errors_out))
+    assert result.exit_code == 5
+    [detail] = json.loads(result.stderr.strip().splitlines()[-1])["error"]["details"]
+    assert detail["message"] == ("expected 4 cells, found 5; the row as read: "
+                                 "Foo, Inc,Own,f@x.example,ext1")
+    [failed] = read_rows(errors_out)
+    assert "Foo, Inc,Own,f@x.example,ext1" in failed["error"]

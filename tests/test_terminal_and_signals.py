@@ -76,6 +76,34 @@ def test_the_progress_bar_goes_to_a_terminal_on_stderr_never_to_stdout(tmp_path)
     assert b"Traceback" not in seen
 
 
+def test_a_partial_imports_summary_stays_on_stdout_beside_the_bar(tmp_path) -> None:
+    """Exit 9 prints its summary while the bar is still up: it must still go to stdout."""
+    env = clean_env(tmp_path, RESELLCTL_ACTOR=ADMIN, TERM="xterm")
+    init = subprocess.run([entry_point(), "init", "--admin-email", ADMIN], env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert init.returncode == 0, init.stderr
+    source = tmp_path / "mixed.csv"
+    write_big(source, importer.BLOCK + 3, columns=["name", "owner_name", "owner_email"],
+              changes={5: {"owner_email": "not-an-address"}})
+    seen = bytearray()
+    master, slave = pty.openpty()
+    try:
+        proc = subprocess.Popen([entry_point(), "client", "import", str(source),
+                                 "--continue-on-error", "-o", "json"],
+                                env=env, stdout=subprocess.PIPE, stderr=slave)
+        os.close(slave)
+        reader = threading.Thread(target=_drain, args=(master, seen), daemon=True)
+        reader.start()
+        out, _ = proc.communicate(timeout=60)
+        reader.join(10)
+    finally:
+        os.close(master)
+    assert proc.returncode == 9, seen.decode(errors="replace")[-3000:]
+    summary = json.loads(out)
+    assert (summary["created"], summary["failed"]) == (importer.BLOCK + 2, 1)
+    assert b'"created"' not in seen  # the summary is not on the terminal's stderr
+
+
 def _drain(fd: int, into: bytearray) -> None:
     while True:
         try:
@@ -154,3 +182,23 @@ def test_ctrl_c_while_a_postgresql_export_waits_on_a_lock(empty_url, tmp_path) -
     listed = subprocess.run([entry_point(), "client", "list", "-o", "csv"], env=env,
                             capture_output=True, text=True, timeout=60)
     assert listed.returncode == 0 and "Held Co" in listed.stdout
+
+
+# ---------------------------------------------------------------- a closed pipe
+
+@pytest.mark.parametrize("fmt", ["csv", "json", "ndjson", "table"])
+def test_output_cut_off_by_head_exits_quietly(run, store_url, tmp_path, fmt) -> None:  # noqa: ANN001
+    """`resellctl client list | head -1`: exit 141 (128 + SIGPIPE, like any command a
+    shell sees cut off), nothing on stderr, and the store untouched."""
+    source = tmp_path / "many.csv"
+    write_big(source, importer.BLOCK + 500, columns=["name", "owner_name", "owner_email"])
+    assert run("client", "import", str(source), "-o", "json").exit_code == 0
+    env = clean_env(tmp_path, RESELLCTL_DATABASE_URL=store_url, RESELLCTL_ACTOR=ADMIN)
+    proc = subprocess.Popen([entry_point(), "client", "list", "-o", fmt], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    first = proc.stdout.readline()
+    proc.stdout.close()  # what `head -1` does after its line
+    err = proc.stderr.read()
+    assert proc.wait(timeout=60) == 141, err
+    assert first and err == b""
+    assert run("client", "list", "-o", "csv").stdout.count("\n") == importer.BLOCK + 501

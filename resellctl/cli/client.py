@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -88,6 +89,7 @@ def import_(
     continue_on_error: Annotated[bool, typer.Option(
         "--continue-on-error", help="Write the valid rows; exit 9 if any failed.")] = False,
     errors_out: Annotated[Path | None, typer.Option(
+        dir_okay=False,
         help="Write the failed rows, with an error column, to this CSV file.")] = None,
     output: Output = Format.table,
 ) -> None:
@@ -138,18 +140,34 @@ class _records:  # noqa: N801 - a context manager used like a function
             raise Invalid(f"cannot read {path}: {exc.strerror}", code="file_not_found") from exc
         reader = (importer.read_ndjson if path.suffix.lower() in (".ndjson", ".jsonl")
                   else importer.read_csv)
-        return _decoded(reader(self.handle), path)
+        return _decoded(reader(self.handle), path, _seekable(self.handle))
 
     def __exit__(self, *exc: object) -> None:
         if self.handle is not None:
             self.handle.close()
 
 
-def _decoded(records, path: Path):  # noqa: ANN001, ANN202
+def _seekable(handle) -> int | None:  # noqa: ANN001
+    """The file descriptor of a regular file (whose offset tells how much was read)."""
+    import stat
+
+    try:
+        fd = handle.fileno()
+        return fd if stat.S_ISREG(os.fstat(fd).st_mode) else None
+    except (AttributeError, OSError, ValueError):
+        return None
+
+
+def _decoded(records, path: Path, fd: int | None):  # noqa: ANN001, ANN202
+    """The blocks, each with the file offset reached when it was read (in the process
+    that reads it: a forked reader shares the offset), and decoding errors as exit 5."""
     from resellctl.domain.errors import Invalid
 
     try:
-        yield from records
+        for block in records:
+            if fd is not None:
+                block.offset = os.lseek(fd, 0, os.SEEK_CUR)
+            yield block
     except UnicodeDecodeError as exc:
         raise Invalid(f"{path} is not UTF-8 text ({exc.reason} at byte {exc.start})",
                       code="invalid_encoding", hint="save the file as UTF-8 CSV") from exc
@@ -171,8 +189,8 @@ class _Prefixed:
 class _progress:  # noqa: N801
     """A Rich progress bar on stderr when it is a terminal; otherwise nothing.
 
-    For a regular file the bar measures the bytes read so far (the file offset, which
-    a forked reader process shares), out of the file's size; for stdin it pulses."""
+    For a regular file the bar is the share of its bytes in the blocks done (each
+    block carries the file offset reached when it was read); for stdin it pulses."""
 
     def __init__(self, handle) -> None:  # noqa: ANN001 - the file being read, or None
         self.handle, self.bar = handle, None
@@ -188,37 +206,26 @@ class _progress:  # noqa: N801
             TimeElapsedColumn,
         )
 
-        self.fd, total = self._regular_file()
+        fd = _seekable(self.handle)
         # No refresh thread (auto_refresh=False): the import may fork a reader process,
         # and forking a process that runs threads is unsafe. Redrawn as blocks are done.
         self.bar = Progress(TextColumn("{task.description}"), BarColumn(),
                             TaskProgressColumn(), TextColumn("{task.fields[rows]:,} rows"),
                             TimeElapsedColumn(), console=console(), transient=True,
-                            auto_refresh=False)
+                            auto_refresh=False, redirect_stdout=False,
+                            redirect_stderr=False)  # stdout: the summary, untouched
         self.bar.start()
+        total = os.fstat(fd).st_size if fd is not None else None
         self.task = self.bar.add_task("importing", total=total, rows=0)
         self.drawn = 0.0
         return self._show
 
-    def _regular_file(self) -> tuple[int | None, int | None]:
-        import os
-        import stat
-
-        try:
-            fd = self.handle.fileno()
-            info = os.fstat(fd)
-        except (AttributeError, OSError, ValueError):
-            return None, None
-        return (fd, info.st_size) if stat.S_ISREG(info.st_mode) else (None, None)
-
-    def _show(self, done: int) -> None:
-        import os
+    def _show(self, done: int, offset: int | None) -> None:
         import time
 
         now = time.monotonic()
         due = now - self.drawn >= 0.1  # at most ten redraws a second
-        read = os.lseek(self.fd, 0, os.SEEK_CUR) if self.fd is not None else None
-        self.bar.update(self.task, completed=read, rows=done, refresh=due)
+        self.bar.update(self.task, completed=offset, rows=done, refresh=due)
         if due:
             self.drawn = now
 
@@ -229,17 +236,24 @@ class _progress:  # noqa: N801
 
 def _write_errors(path: Path, failures: list[dict], continue_on_error: bool) -> None:
     """The failed rows, or only the header when none failed (never a stale file)."""
-    import os
     import tempfile
 
     from resellctl.domain import importer
+    from resellctl.domain.errors import Invalid
 
     path = path.expanduser()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-        importer.failed_rows_csv(failures, handle)
-    os.replace(tmp, path)
+    tmp = None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+            importer.failed_rows_csv(failures, handle)
+        os.replace(tmp, path)
+    except OSError as exc:  # the import rolls back: the report it asked for is missing
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
+        raise Invalid(f"cannot write --errors-out {path}: {exc.strerror or exc}; nothing "
+                      "was imported", code="errors_out_unwritable") from exc
     if not failures:
         return
     sys.stderr.write(f"{len(failures)} failed row(s) written to {path}" + (

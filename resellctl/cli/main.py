@@ -40,6 +40,9 @@ class ResellGroup(TyperGroup):
         except ClickUsageError as exc:
             _usage_error(exc, ctx.meta.get(_ARGV, []))
             raise
+        except BrokenPipeError:  # `resellctl ... | head`: the reader has what it wanted
+            _stdout_gone()
+            raise typer.Exit(BROKEN_PIPE) from None
         except Exception as exc:  # noqa: BLE001 - the one place that reports everything
             if type(exc).__module__.startswith("typer") or isinstance(exc, typer.Exit):
                 raise
@@ -48,6 +51,20 @@ class ResellGroup(TyperGroup):
         finally:
             if isinstance(ctx.obj, State):
                 ctx.obj.close()
+
+
+BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a command cut off by `head`
+
+
+def _stdout_gone() -> None:
+    """Point stdout at /dev/null, so that the interpreter's last flush of what is still
+    buffered cannot fail again (and print a warning) on the closed pipe."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):  # no real file behind stdout
+        pass
 
 
 def _usage_error(exc: ClickUsageError, argv: Sequence[str]) -> None:

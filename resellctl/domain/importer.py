@@ -89,15 +89,30 @@ def _csv_blocks(reader: Iterator[list[str]]) -> Iterator[CsvBlock]:
         number += len(rows)
 
 
+def _misfit(cells: list[str], width: int, by_name: dict) -> Unreadable:
+    """A CSV row with too few cells (the missing ones are empty), or too many (usually a
+    comma in an unquoted cell: the message quotes the row as read, since the cells no
+    longer fall under their columns)."""
+    message = f"expected {width} cells, found {len(cells)}"
+    if len(cells) > width:
+        buffer = io.StringIO()
+        csv.writer(buffer, lineterminator="").writerow(cells)
+        message += "; the row as read: " + _excerpt(buffer.getvalue(), 500)
+    return Unreadable(message, by_name)
+
+
 class CsvBlock:
     """Consecutive CSV records (blank ones included); the first is row `start`.
 
-    Its rows are parsed from its text when first needed, if not given."""
+    Its rows are parsed from its text when first needed, if not given. `offset`, when
+    the reader sets it, is how many bytes of the file had been read at the block's end
+    (for a progress bar)."""
 
     def __init__(self, header: list[str], start: int, count: int, *,
-                 rows: list[list[str]] | None = None, text: str = "") -> None:
+                 rows: list[list[str]] | None = None, text: str = "",
+                 offset: int | None = None) -> None:
         self.header, self.start, self.count = header, start, count
-        self._rows, self.text = rows, text
+        self._rows, self.text, self.offset = rows, text, offset
 
     def __len__(self) -> int:
         return self.count
@@ -114,7 +129,8 @@ class CsvBlock:
         every cell holding a delimiter, quote, CR or LF, so the rows read back the same."""
         buffer = io.StringIO()
         csv.writer(buffer).writerows(self.rows)
-        return CsvBlock(self.header, self.start, self.count, text=buffer.getvalue())
+        return CsvBlock(self.header, self.start, self.count, text=buffer.getvalue(),
+                        offset=self.offset)
 
     def records(self) -> Iterator[tuple[int, dict | Unreadable]]:
         """(row number, cells by column) one by one; Unreadable for a malformed row."""
@@ -123,8 +139,7 @@ class CsvBlock:
             if not cells or (not cells[0].strip() and not any(c.strip() for c in cells)):
                 continue  # a blank line (the first cell is checked first: the fast path)
             if len(cells) != width:
-                yield number, Unreadable(f"expected {width} cells, found {len(cells)}",
-                                         self.cells(cells))
+                yield number, _misfit(cells, width, self.cells(cells))
                 continue
             yield number, self.cells(cells)
 
@@ -156,7 +171,7 @@ class RecordBlock:
     """Records already parsed one by one (JSON lines): no column-wise fast path."""
 
     def __init__(self, items: list[tuple[int, dict | Unreadable]]) -> None:
-        self.items = items
+        self.items, self.offset = items, None
 
     def __len__(self) -> int:
         return len(self.items)
@@ -242,7 +257,7 @@ class Run:
 
 
 def import_clients(ctx: Ctx, blocks: Iterable[Block], reseller: str | None,
-                   options: Options, progress: Callable[[int], None] | None = None,
+                   options: Options, progress: Callable[[int, int | None], None] | None = None,
                    on_failures: Callable[[list[dict]], None] | None = None) -> dict:
     """Import client rows; `on_failures` gets the failed rows (cells + reason) if any."""
     if options.on_existing not in ON_EXISTING:
@@ -491,7 +506,10 @@ class _Job:
         return self.options.continue_on_error or not (self.tally.failures
                                                       or self.tally.short_of_licences)
 
-    def run(self, blocks: Iterable[Block], progress: Callable[[int], None] | None) -> None:
+    def run(self, blocks: Iterable[Block],
+            progress: Callable[[int, int | None], None] | None) -> None:
+        """Check and write every block; `progress` gets the rows done and the block's
+        file offset."""
         done = 0
         # On PostgreSQL the server already indexes rows in parallel with this process
         # (one streaming COPY), and is the slower side: no reader process there.
@@ -503,7 +521,7 @@ class _Job:
                 self._flush()
             done += len(block)
             if progress:
-                progress(done)
+                progress(done, block.offset)
         self._flush()
         self.tally.failures.sort(key=lambda failure: failure["row"])
 
@@ -648,8 +666,9 @@ class _Job:
         count = len(sources)
         if not count:
             return
-        if not self.checking:
-            self.tally.created += count  # all-or-nothing after a failure: only count
+        if not self.checking:  # all-or-nothing after a failure: only count
+            self.tally.created += count
+            self.tally.new_rows += count
             return
         granted = self._claim(count)
         if granted < count:
@@ -676,9 +695,11 @@ class _Job:
         audit event per client, naming this import); a row that changes nothing counts
         as skipped."""
         keys = sorted({key for values in updates for key in values} - {"_id"})
-        before = {row.id: row for row in self.conn.execute(
-            select(CLIENT.c.id, CLIENT.c.uid, *(CLIENT.c[key] for key in keys))
-            .where(CLIENT.c.id.in_([values["_id"] for values in updates])))}
+        query = (select(CLIENT.c.id, CLIENT.c.uid, *(CLIENT.c[key] for key in keys))
+                 .where(CLIENT.c.id.in_([values["_id"] for values in updates])))
+        if self.writing:  # PostgreSQL: no concurrent edit between this read and the write
+            query = query.with_for_update()
+        before = {row.id: row for row in self.conn.execute(query)}
         changed, events = [], []
         for values in updates:
             old = before[values["_id"]]
