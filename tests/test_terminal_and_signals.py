@@ -49,48 +49,19 @@ def test_no_progress_thread_runs_when_the_import_forks(monkeypatch, acme, tmp_pa
         assert at_fork == []  # PostgreSQL imports read in-process
 
 
-def test_the_progress_bar_goes_to_a_terminal_on_stderr_never_to_stdout(tmp_path) -> None:
+def import_on_a_terminal(tmp_path, source, *args: str) -> tuple[int, bytes, bytes]:  # noqa: ANN001
+    """`client import SOURCE ARGS -o json` in a fresh store (direct clients), with stderr
+    on a pseudo-terminal and stdout on a pipe: (exit code, stdout, what the terminal got)."""
     env = clean_env(tmp_path, RESELLCTL_ACTOR=ADMIN, TERM="xterm")
     env.pop("NO_COLOR")
     init = subprocess.run([entry_point(), "init", "--admin-email", ADMIN], env=env,
                           capture_output=True, text=True, timeout=60)
     assert init.returncode == 0, init.stderr
-    source = tmp_path / "big.csv"  # direct clients: no partner support, no licences
-    write_big(source, importer.BLOCK * 2 + 3, columns=["name", "owner_name", "owner_email"])
-    master, slave = pty.openpty()
-    try:
-        proc = subprocess.Popen([entry_point(), "client", "import", str(source), "-o", "json"],
-                                env=env, stdout=subprocess.PIPE, stderr=slave)
-        os.close(slave)
-        seen = bytearray()
-        reader = threading.Thread(target=_drain, args=(master, seen), daemon=True)
-        reader.start()
-        out, _ = proc.communicate(timeout=60)
-        reader.join(10)
-    finally:
-        os.close(master)
-    assert proc.returncode == 0, seen.decode(errors="replace")[-3000:]
-    assert json.loads(out)["created"] == importer.BLOCK * 2 + 3  # stdout: the summary only
-    assert b"importing" in seen and b"rows" in seen
-    assert re.search(rb"\b\d{1,3}%", seen)  # a bar: the share of the file read so far
-    assert b"Traceback" not in seen
-
-
-def test_a_partial_imports_summary_stays_on_stdout_beside_the_bar(tmp_path) -> None:
-    """Exit 9 prints its summary while the bar is still up: it must still go to stdout."""
-    env = clean_env(tmp_path, RESELLCTL_ACTOR=ADMIN, TERM="xterm")
-    init = subprocess.run([entry_point(), "init", "--admin-email", ADMIN], env=env,
-                          capture_output=True, text=True, timeout=60)
-    assert init.returncode == 0, init.stderr
-    source = tmp_path / "mixed.csv"
-    write_big(source, importer.BLOCK + 3, columns=["name", "owner_name", "owner_email"],
-              changes={5: {"owner_email": "not-an-address"}})
     seen = bytearray()
     master, slave = pty.openpty()
     try:
-        proc = subprocess.Popen([entry_point(), "client", "import", str(source),
-                                 "--continue-on-error", "-o", "json"],
-                                env=env, stdout=subprocess.PIPE, stderr=slave)
+        proc = subprocess.Popen([entry_point(), "client", "import", str(source), *args,
+                                 "-o", "json"], env=env, stdout=subprocess.PIPE, stderr=slave)
         os.close(slave)
         reader = threading.Thread(target=_drain, args=(master, seen), daemon=True)
         reader.start()
@@ -98,10 +69,7 @@ def test_a_partial_imports_summary_stays_on_stdout_beside_the_bar(tmp_path) -> N
         reader.join(10)
     finally:
         os.close(master)
-    assert proc.returncode == 9, seen.decode(errors="replace")[-3000:]
-    summary = json.loads(out)
-    assert (summary["created"], summary["failed"]) == (importer.BLOCK + 2, 1)
-    assert b'"created"' not in seen  # the summary is not on the terminal's stderr
+    return proc.returncode, out, bytes(seen)
 
 
 def _drain(fd: int, into: bytearray) -> None:
@@ -113,6 +81,29 @@ def _drain(fd: int, into: bytearray) -> None:
         if not data:
             return
         into.extend(data)
+
+
+def test_the_progress_bar_goes_to_a_terminal_on_stderr_never_to_stdout(tmp_path) -> None:
+    source = tmp_path / "big.csv"  # direct clients: no partner support, no licences
+    write_big(source, importer.BLOCK * 2 + 3, columns=["name", "owner_name", "owner_email"])
+    code, out, seen = import_on_a_terminal(tmp_path, source)
+    assert code == 0, seen.decode(errors="replace")[-3000:]
+    assert json.loads(out)["created"] == importer.BLOCK * 2 + 3  # stdout: the summary only
+    assert b"importing" in seen and b"rows" in seen
+    assert re.search(rb"\b\d{1,3}%", seen)  # a bar: the share of the file read so far
+    assert b"Traceback" not in seen
+
+
+def test_a_partial_imports_summary_stays_on_stdout_beside_the_bar(tmp_path) -> None:
+    """Exit 9 prints its summary while the bar is still up: it must still go to stdout."""
+    source = tmp_path / "mixed.csv"
+    write_big(source, importer.BLOCK + 3, columns=["name", "owner_name", "owner_email"],
+              changes={5: {"owner_email": "not-an-address"}})
+    code, out, seen = import_on_a_terminal(tmp_path, source, "--continue-on-error")
+    assert code == 9, seen.decode(errors="replace")[-3000:]
+    summary = json.loads(out)
+    assert (summary["created"], summary["failed"]) == (importer.BLOCK + 2, 1)
+    assert b'"created"' not in seen  # the summary is not on the terminal's stderr
 
 
 # ---------------------------------------------------------------- unreadable CSV
