@@ -503,8 +503,9 @@ class _Job:
         """In all-or-nothing mode, writing stops at the first failure (it will roll back)."""
         if self.options.dry_run:
             return False
-        return self.options.continue_on_error or not (self.tally.failures
-                                                      or self.tally.short_of_licences)
+        tally = self.tally
+        return self.options.continue_on_error or not (
+            tally.failures or tally.short_of_licences or tally.inactive_reseller)
 
     def run(self, blocks: Iterable[Block],
             progress: Callable[[int, int | None], None] | None) -> None:
