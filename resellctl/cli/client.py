@@ -5,9 +5,9 @@ from __future__ import annotations
 import itertools
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TextIO
 
 import typer
 
@@ -99,11 +99,15 @@ def import_(
     Example: resellctl client import clients.csv -r acme --on-existing skip --errors-out bad.csv
     """
     from resellctl.domain import importer
-    from resellctl.domain.errors import Partial
+    from resellctl.domain.errors import Partial, UsageError
 
     current = state(ctx)
     options = importer.Options(source=file, dry_run=dry_run, on_existing=on_existing,
                                continue_on_error=continue_on_error)
+    if errors_out is not None and _same_file(errors_out, file):
+        raise UsageError("--errors-out must not be the file being imported (it would be "
+                         "replaced by its failed rows)", code="errors_out_is_input",
+                         hint="write the failed rows to another file")
     source = _records(file)
     with source as records, _progress(source.handle) as progress:
         try:
@@ -117,6 +121,13 @@ def import_(
     _emit_summary(result, output)
 
 
+def _same_file(one: Path, other: str) -> bool:
+    try:
+        return other != "-" and os.path.samefile(one.expanduser(), other)
+    except OSError:  # either does not exist (yet)
+        return False
+
+
 class _records:  # noqa: N801 - a context manager used like a function
     def __init__(self, name: str) -> None:
         self.name = name
@@ -128,6 +139,9 @@ class _records:  # noqa: N801 - a context manager used like a function
 
         if self.name == "-":
             stream = sys.stdin
+            if stream is None:  # started with stdin closed (`<&-`)
+                raise Invalid("there is no standard input to read (it is closed)",
+                              code="no_stdin", hint="pass the file's path instead of -")
             head = stream.read(1)
             if head == "\ufeff":  # a byte-order mark says nothing about the format
                 head = stream.read(1)
@@ -235,23 +249,21 @@ class _progress:  # noqa: N801
 
 
 def _write_errors(path: Path, failures: list[dict], continue_on_error: bool) -> None:
-    """The failed rows, or only the header when none failed (never a stale file)."""
-    import tempfile
+    """The failed rows, or only the header when none failed (never a stale file).
 
+    A regular file (or a symlink's target) is replaced atomically, keeping its mode; a
+    device, FIFO or socket (/dev/stderr, a pipe) is written into, never replaced."""
     from resellctl.domain import importer
     from resellctl.domain.errors import Invalid
 
     path = path.expanduser()
-    tmp = None
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            importer.failed_rows_csv(failures, handle)
-        os.replace(tmp, path)
+        if path.exists() and not path.is_file():
+            with path.open("w", encoding="utf-8", newline="") as handle:
+                importer.failed_rows_csv(failures, handle)
+        else:
+            _replace(path.resolve(), lambda handle: importer.failed_rows_csv(failures, handle))
     except OSError as exc:  # the import rolls back: the report it asked for is missing
-        if tmp is not None:
-            Path(tmp).unlink(missing_ok=True)
         raise Invalid(f"cannot write --errors-out {path}: {exc.strerror or exc}; nothing "
                       "was imported", code="errors_out_unwritable") from exc
     if not failures:
@@ -259,6 +271,30 @@ def _write_errors(path: Path, failures: list[dict], continue_on_error: bool) -> 
     sys.stderr.write(f"{len(failures)} failed row(s) written to {path}" + (
         ", ready to fix and import again\n" if continue_on_error else
         "; nothing was imported: fix them in the original file and import it again\n"))
+
+
+def _replace(path: Path, write: Callable[[TextIO], None]) -> None:
+    """Write a file through a temporary file renamed over it (readers never see half of
+    it); the new file keeps the old one's mode, or gets the umask's default."""
+    import stat
+    import tempfile
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.exists():
+        mode = stat.S_IMODE(path.stat().st_mode)
+    else:
+        umask = os.umask(0)
+        os.umask(umask)
+        mode = 0o666 & ~umask
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+            write(handle)
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def _emit_summary(result: dict, output: Format) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 
 from resellctl.domain import errors as e
@@ -36,27 +37,48 @@ def report(error: e.ResellError, *, as_json: bool) -> int:
             body["hint"] = error.hint
         if error.details:
             body["details"] = error.details
-        sys.stderr.write(json.dumps({"error": body}, ensure_ascii=False) + "\n")
+        say(json.dumps({"error": body}, ensure_ascii=False) + "\n")
         return code
-    sys.stderr.write(f"Error: {error.message}\n")
-    for detail in error.details[:50]:
-        sys.stderr.write(f"  {_detail_line(detail)}\n")
+    lines = [f"Error: {error.message}\n"]
+    lines += [f"  {_detail_line(detail)}\n" for detail in error.details[:50]]
     if len(error.details) > 50:
-        sys.stderr.write(f"  ... and {len(error.details) - 50} more\n")
+        lines.append(f"  ... and {len(error.details) - 50} more\n")
     if error.hint:
-        sys.stderr.write(f"Hint: {error.hint}\n")
+        lines.append(f"Hint: {error.hint}\n")
+    say("".join(lines))
     return code
 
 
 def report_internal(exc: BaseException, *, as_json: bool) -> int:
     message = f"internal error: {type(exc).__name__}: {exc}".splitlines()[0]
     if as_json:
-        sys.stderr.write(json.dumps({"error": {"code": "internal", "message": message,
-                                               "exit_code": INTERNAL}}) + "\n")
+        say(json.dumps({"error": {"code": "internal", "message": message,
+                                  "exit_code": INTERNAL}}) + "\n")
     else:
-        sys.stderr.write(f"Error: {message}\nHint: rerun with --debug to see the traceback, "
-                         "and please report it\n")
+        say(f"Error: {message}\nHint: rerun with --debug to see the traceback, "
+            "and please report it\n")
     return INTERNAL
+
+
+def say(text: str) -> None:
+    """Write to stderr; if nobody reads it any more (a closed pipe), carry on quietly:
+    the exit code still tells what happened."""
+    try:
+        sys.stderr.write(text)
+        sys.stderr.flush()
+    except BrokenPipeError:
+        silence(sys.stderr)
+
+
+def silence(stream: object) -> None:
+    """Point a closed stream's file descriptor at /dev/null, so that later writes and the
+    interpreter's last flush cannot fail (and print a warning) on the closed pipe."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, stream.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):  # no real file behind the stream
+        pass
 
 
 def _detail_line(detail: object) -> str:

@@ -41,7 +41,7 @@ class ResellGroup(TyperGroup):
             _usage_error(exc, ctx.meta.get(_ARGV, []))
             raise
         except BrokenPipeError:  # `resellctl ... | head`: the reader has what it wanted
-            _stdout_gone()
+            errors.silence(sys.stdout)
             raise typer.Exit(BROKEN_PIPE) from None
         except Exception as exc:  # noqa: BLE001 - the one place that reports everything
             if type(exc).__module__.startswith("typer") or isinstance(exc, typer.Exit):
@@ -56,22 +56,18 @@ class ResellGroup(TyperGroup):
 BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a command cut off by `head`
 
 
-def _stdout_gone() -> None:
-    """Point stdout at /dev/null, so that the interpreter's last flush of what is still
-    buffered cannot fail again (and print a warning) on the closed pipe."""
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        os.close(devnull)
-    except (OSError, ValueError, AttributeError):  # no real file behind stdout
-        pass
-
-
 def _usage_error(exc: ClickUsageError, argv: Sequence[str]) -> None:
-    """With JSON output asked for, report Click's usage error as the JSON error object
-    (exit 2); otherwise return, and Click prints its usual text."""
-    if isinstance(exc, NoArgsIsHelpError) or not wants_json(argv):
-        return
+    """Report Click's usage error and exit 2: as the JSON error object when JSON output
+    was asked for, else as Click's own text. A closed stderr keeps the exit code. A
+    command group run without a command returns: Click shows its help."""
+    if isinstance(exc, NoArgsIsHelpError):
+        return  # Click shows the help
+    if not wants_json(argv):  # Click's text, but a closed stderr keeps the exit code
+        try:
+            exc.show()
+        except BrokenPipeError:
+            errors.silence(sys.stderr)
+        raise typer.Exit(exc.exit_code)
     from resellctl.domain.errors import UsageError
 
     hint = None
@@ -103,7 +99,15 @@ def wants_json(argv: Sequence[str]) -> bool:
 
 
 def _report(exc: Exception, current: State) -> int:
-    from resellctl.domain.errors import ResellError
+    from resellctl.domain.errors import Invalid, ResellError
+
+    if isinstance(exc, UnicodeEncodeError) and exc.reason == "surrogates not allowed":
+        # Text from the command line or the environment that was not UTF-8 (Python keeps
+        # such bytes as lone surrogates): bad input, not a bug.
+        shown = exc.object.encode("utf-8", "surrogateescape").decode("utf-8",
+                                                                     "backslashreplace")
+        exc = Invalid(f"`{shown}` is not valid UTF-8 text (an argument or environment "
+                      "variable)", code="invalid_encoding", hint="pass UTF-8 text")
 
     as_json = current.output == "json"
     if isinstance(exc, ResellError):

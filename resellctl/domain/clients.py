@@ -34,6 +34,7 @@ from resellctl.domain.context import Ctx
 from resellctl.domain.csvfile import FORMULA_START
 from resellctl.domain.errors import Conflict, Denied, FieldInvalid, Invalid, NotFound, UsageError
 from resellctl.store import tables
+from resellctl.store.engine import UNICODE_LOWER
 from resellctl.store.sql import copy_csv, iso_instant, raw_rows, spreadsheet_safe, true_false
 
 CLIENT = tables.client
@@ -196,8 +197,8 @@ def _support(fields: dict, partner_supported: bool) -> tuple[str, bool]:
                                            "reseller")
     access = bool(_flag(fields.get("support_access"), "support_access"))
     if access and kind != "partner":
-        raise FieldInvalid("support_access", "support access can be on only for partner-"
-                                             "supported clients")
+        raise FieldInvalid("support_access", "support access can be on only for clients "
+                                             "with support_type partner")
     return kind, access
 
 
@@ -459,8 +460,10 @@ def _filtered(actor: Actor, conn: Connection, *, reseller: str | None, stages: l
         query = query.where(CLIENT.c.deleted_at.is_(None))
     if search:
         term = search.strip().lower()
-        query = query.where(or_(func.lower(CLIENT.c.name).contains(term, autoescape=True),
-                                func.lower(CLIENT.c.owner_email).contains(term, autoescape=True),
+        # Unicode case folding on both stores (SQLite's own lower() folds A-Z only)
+        lower = getattr(func, UNICODE_LOWER) if conn.dialect.name == "sqlite" else func.lower
+        query = query.where(or_(lower(CLIENT.c.name).contains(term, autoescape=True),
+                                lower(CLIENT.c.owner_email).contains(term, autoescape=True),
                                 CLIENT.c.uid == search.strip(),
                                 CLIENT.c.external_id == search.strip()))
     return query

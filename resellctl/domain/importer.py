@@ -209,14 +209,24 @@ def _ndjson_records(stream: TextIO) -> Iterator[tuple[int, dict | Unreadable]]:
         if not isinstance(data, dict):
             yield number, Unreadable("each line must be a JSON object: " + _excerpt(line))
             continue
-        cells = {k: (v if isinstance(v, str | bool | int) or v is None else str(v))
-                 for k, v in data.items() if k != ERROR_COLUMN}
+        cells = {k: _json_cell(v) for k, v in data.items() if k != ERROR_COLUMN}
         unknown = [k for k in cells if k not in COLUMNS]
-        if unknown:
-            yield number, Unreadable("unknown fields " + ", ".join(unknown),
-                                     {k: v for k, v in cells.items() if k in COLUMNS})
+        nested = [k for k, v in cells.items() if isinstance(v, list | dict)]
+        if unknown or nested:
+            problems = (["unknown fields " + ", ".join(unknown)] if unknown else []) + (
+                [", ".join(nested) + ": a cell is a string, a number, true/false or null, "
+                 "not a JSON array or object"] if nested else [])
+            yield number, Unreadable("; ".join(problems), {
+                k: v for k, v in cells.items() if k in COLUMNS and k not in nested})
             continue
         yield number, cells
+
+
+def _json_cell(value: Any) -> Any:
+    """A JSON value as a cell: whole floats (3.0) as ints, other floats as their text."""
+    if isinstance(value, float):
+        return int(value) if value.is_integer() else repr(value)
+    return value
 
 
 def _excerpt(line: str, size: int = 200) -> str:
@@ -460,6 +470,9 @@ class _Job:
     def __init__(self, conn: Connection, actor: Any, parent: Any, options: Options) -> None:
         self.conn, self.actor, self.parent, self.options = conn, actor, parent, options
         self.rules = clients.policy(conn, parent)
+        # A file name as text, whatever its bytes (a name that is not UTF-8 is kept with
+        # U+FFFD in place of the bytes it cannot show).
+        self.source = os.fsencode(options.source).decode("utf-8", "replace")
         # An inactive reseller creates no client; its existing ones can still be updated.
         self.inactive = parent is not None and not parent.is_active
         self.tally = Run()
@@ -495,7 +508,7 @@ class _Job:
 
     def _start(self) -> int:
         return self.conn.execute(insert(IMPORT).values(
-            reseller_id=self.rules.reseller_id, source=self.options.source[:500],
+            reseller_id=self.rules.reseller_id, source=self.source[:500],
             actor_email=self.actor.email, created_at=self.rules.now)).inserted_primary_key[0]
 
     @property
@@ -747,7 +760,7 @@ class _Job:
                               .values(**counts))
             audit.record(self.conn, self.actor, "client.import", "import", self.import_id,
                          reseller_id=self.rules.reseller_id,
-                         extra={"source": self.options.source, **counts})
+                         extra={"source": self.source, **counts})
         return result
 
 

@@ -50,6 +50,13 @@ def sqlite_path(url: str) -> Path | None:
     return Path(raw)
 
 
+UNICODE_LOWER = "unicode_lower"  # SQL function on SQLite connections: Python's str.lower
+
+
+def _unicode_lower(value: object) -> object:
+    return value.lower() if isinstance(value, str) else value
+
+
 def _configure_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection, _record):  # noqa: ANN001
@@ -64,6 +71,9 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor.execute("PRAGMA synchronous = NORMAL")
         cursor.execute("PRAGMA foreign_keys = ON")
         cursor.close()
+        # SQLite's own lower() folds A-Z only; searches fold case like PostgreSQL's.
+        dbapi_connection.create_function(UNICODE_LOWER, 1, _unicode_lower,
+                                         deterministic=True)
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
