@@ -237,3 +237,81 @@ def test_concurrent_idempotent_creates_make_one_client(run, store_url: str, tmp_
         assert sorted(c["created"] for c in mine) == [False, False, True]
     assert query(store_url, "SELECT count(*) FROM client WHERE external_id = 'SAME'") == 2
     assert used(store_url) == 1
+
+
+# ---------------------------------------------------------------- writers during an import
+
+def test_client_writers_wait_for_an_import_that_updates_their_clients(
+        run, store_url: str, tmp_path: Path) -> None:  # noqa: ANN001
+    """An update import reads the clients it matches once, under its reseller's lock:
+    `client edit` and `client deactivate` of those clients wait for it (they take the
+    same lock first), so the import never writes over them with stale values and the
+    two never deadlock. Both stores (on SQLite the import's write lock does it)."""
+    setup_acme(run, 10)
+    seed = tmp_path / "seed.csv"
+    seed.write_text("name,owner_name,owner_email,external_id\n"
+                    "One,O,one@x.example,E-1\nTwo,O,two@x.example,E-2\n", encoding="utf-8")
+    ok(run("client", "import", str(seed), "--reseller", "acme", "-o", "json"))
+    uid = {c["external_id"]: c["uid"] for c in ok(run("client", "list", "-o", "json"))}
+    env = cli_env(store_url, tmp_path)
+    importer = subprocess.Popen(
+        [str(BIN), "client", "import", "-", "--reseller", "acme", "--on-existing", "update",
+         "-o", "json"], env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True)
+    writers: list[subprocess.Popen] = []
+    try:
+        importer.stdin.write("name,owner_name,owner_email,stage,external_id\n"
+                             "One,O,one@x.example,active,E-1\n")
+        importer.stdin.flush()
+        deadline = time.monotonic() + 60
+        while not acme_locked(store_url):  # the import holds its locks, awaiting more rows
+            assert importer.poll() is None, importer.communicate()
+            assert time.monotonic() < deadline, "the import never took its locks"
+            time.sleep(0.01)
+        writers = [spawn(env, "client", "edit", uid["E-1"], "--stage", "churned", "-o", "json"),
+                   spawn(env, "client", "deactivate", uid["E-2"], "-o", "json")]
+        time.sleep(1.0)
+        assert [w.poll() for w in writers] == [None, None]  # both wait for the import
+        out, err = importer.communicate("Two,O,two@x.example,lead,E-2\n", timeout=60)
+        assert importer.returncode == 0, err
+        assert (json.loads(out)["updated"], json.loads(out)["skipped"]) == (1, 1)
+        for proc in writers:
+            out, err = proc.communicate(timeout=60)
+            assert proc.returncode == 0, err
+    finally:
+        for proc in (importer, *writers):
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    # the edit came after the import: lead -> active (import) -> churned (edit)
+    shown = {c["external_id"]: c for c in ok(run("client", "list", "-o", "json"))}
+    assert (shown["E-1"]["stage"], shown["E-2"]["status"]) == ("churned", "deactivated")
+    trail = ok(run("audit", "list", "--entity", uid["E-1"], "-o", "json"))
+    assert [(e["action"], e["changes"]["before"].get("stage"), e["changes"]["after"].get(
+        "stage")) for e in reversed(trail) if e["action"] != "client.create"] == [
+        ("client.import", "lead", "active"), ("client.edit", "active", "churned")]
+    assert used(store_url) == 1
+    ok(run("license", "reconcile", "-o", "json"))
+
+
+def acme_locked(store_url: str) -> bool:
+    """Another process holds the store's write lock (SQLite) or reseller acme's row
+    (PostgreSQL)."""
+    if store_url.startswith("sqlite:///"):
+        return writing_started(store_url)
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.exc import OperationalError
+
+    from resellctl.store.engine import driver_url
+
+    engine = create_engine(driver_url(store_url))
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT id FROM reseller WHERE slug = 'acme' FOR UPDATE NOWAIT"))
+            conn.rollback()
+            return False
+    except OperationalError as exc:
+        assert "could not obtain lock" in str(exc), exc
+        return True
+    finally:
+        engine.dispose()

@@ -161,3 +161,38 @@ def test_search_folds_case_beyond_ascii_on_both_stores(acme) -> None:  # noqa: A
                                                                    "émile café"]
     assert found("ça") == ["ÇA VA"] and found("CAFÉ") == ["émile café"]
     assert found("emile") == ["Emile Shop"]  # accents are kept: é is not e
+
+
+# ---------------------------------------------------------------- stdin read like a file
+
+def test_stdin_is_read_like_a_file(acme, tmp_path) -> None:  # noqa: ANN001, F811
+    """CR-only line ends, a BOM, blank lines before JSON lines: the same through `-` as
+    from a path; bytes that are not UTF-8 fail the dry run as they fail the real run."""
+    cr_only = "name,owner_name,owner_email\rCR1,O,cr1@x.example\rCR2,O,cr2@x.example\r"
+    path = tmp_path / "cr.csv"
+    path.write_text(cr_only, encoding="utf-8", newline="")
+    from_path = json.loads(import_(acme, path, "--dry-run").stdout)
+    from_stdin = json.loads(import_(acme, "-", "--dry-run", input=cr_only).stdout)
+    assert from_path["created"] == from_stdin["created"] == 2
+    lines = '\n\n{"name": "J", "owner_name": "O", "owner_email": "j@x.example"}\n'
+    assert json.loads(import_(acme, "-", "--dry-run", input=lines).stdout)["created"] == 1
+    bom = "\ufeffname,owner_name,owner_email\r\nB1,O,b1@x.example\r\n"
+    assert json.loads(import_(acme, "-", "--dry-run", input=bom).stdout)["created"] == 1
+
+
+def test_stdin_that_is_not_utf8_fails_the_dry_run_too(store_url, tmp_path) -> None:  # noqa: ANN001
+    latin1 = "name,owner_name,owner_email\nCafé,O,c@x.example\n".encode("latin-1")
+    env = cli_env(store_url, tmp_path)
+    for mode in (["--dry-run"], []):
+        result = subprocess.run([entry_point(), "client", "import", "-", *mode], env=env,
+                                input=latin1, capture_output=True, timeout=60)
+        assert result.returncode == 5, result.stderr
+        assert b"standard input is not UTF-8" in result.stderr
+
+
+def test_an_unclosed_quote_is_named(acme, tmp_path) -> None:  # noqa: ANN001, F811
+    source = tmp_path / "quote.csv"
+    source.write_text('name,owner_name,owner_email\nA,O,a@x.example\n"B,O,b@x.example\n'
+                      "C,O,c@x.example\n", encoding="utf-8")
+    error = error_of(import_(acme, source), 5)
+    assert "is a closing quote missing?" in error["details"][0]["message"]

@@ -109,7 +109,7 @@ def import_(
                          "replaced by its failed rows)", code="errors_out_is_input",
                          hint="write the failed rows to another file")
     source = _records(file)
-    with source as records, _progress(source.handle) as progress:
+    with source as records, _progress(source.handle or source.stdin) as progress:
         try:
             result = importer.import_clients(
                 current.ctx(), records, current.reseller(reseller), options, progress,
@@ -129,24 +129,32 @@ def _same_file(one: Path, other: str) -> bool:
 
 
 class _records:  # noqa: N801 - a context manager used like a function
+    """The blocks of FILE, or of stdin for `-`: read alike, as strict UTF-8 (a BOM
+    dropped) with every line end kept for the CSV reader."""
+
     def __init__(self, name: str) -> None:
         self.name = name
         self.handle = None
+        self.stdin = None
 
     def __enter__(self):  # noqa: ANN204
         from resellctl.domain import importer
         from resellctl.domain.errors import Invalid
 
         if self.name == "-":
-            stream = sys.stdin
-            if stream is None:  # started with stdin closed (`<&-`)
-                raise Invalid("there is no standard input to read (it is closed)",
-                              code="no_stdin", hint="pass the file's path instead of -")
-            head = stream.read(1)
-            if head == "\ufeff":  # a byte-order mark says nothing about the format
-                head = stream.read(1)
-            rest = _Prefixed(head, stream)
-            return (importer.read_ndjson if head == "{" else importer.read_csv)(rest)
+            self.stdin = _stdin_text()
+            leading = []  # up to the first line holding something: JSON lines start with {
+            try:
+                for line in iter(self.stdin.readline, ""):
+                    leading.append(line)
+                    if line.strip():
+                        break
+            except UnicodeDecodeError as exc:
+                raise _not_utf8("standard input", exc) from exc
+            json_lines = bool(leading) and leading[-1].lstrip().startswith("{")
+            reader = importer.read_ndjson if json_lines else importer.read_csv
+            lines = itertools.chain(leading, self.stdin)
+            return _decoded(reader(lines), "standard input", _seekable(self.stdin))
         path = Path(self.name)
         try:
             self.handle = path.open(encoding="utf-8-sig", newline="")
@@ -159,6 +167,24 @@ class _records:  # noqa: N801 - a context manager used like a function
     def __exit__(self, *exc: object) -> None:
         if self.handle is not None:
             self.handle.close()
+        if self.stdin is not None and hasattr(self.stdin, "detach"):
+            self.stdin.detach()  # leave sys.stdin itself open
+
+
+def _stdin_text():  # noqa: ANN202
+    """stdin's bytes as a file is read: strict UTF-8 (sys.stdin would turn bad bytes into
+    surrogates), a BOM dropped, line ends untouched (CR-only files included)."""
+    import io
+
+    from resellctl.domain.errors import Invalid
+
+    if sys.stdin is None:  # started with stdin closed (`<&-`)
+        raise Invalid("there is no standard input to read (it is closed)",
+                      code="no_stdin", hint="pass the file's path instead of -")
+    buffer = getattr(sys.stdin, "buffer", None)
+    if buffer is None:  # a text-only stream (embedding): read it as it is
+        return sys.stdin
+    return io.TextIOWrapper(buffer, encoding="utf-8-sig", errors="strict", newline="")
 
 
 def _seekable(handle) -> int | None:  # noqa: ANN001
@@ -172,32 +198,23 @@ def _seekable(handle) -> int | None:  # noqa: ANN001
         return None
 
 
-def _decoded(records, path: Path, fd: int | None):  # noqa: ANN001, ANN202
+def _decoded(records, source: object, fd: int | None):  # noqa: ANN001, ANN202
     """The blocks, each with the file offset reached when it was read (in the process
     that reads it: a forked reader shares the offset), and decoding errors as exit 5."""
-    from resellctl.domain.errors import Invalid
-
     try:
         for block in records:
             if fd is not None:
                 block.offset = os.lseek(fd, 0, os.SEEK_CUR)
             yield block
     except UnicodeDecodeError as exc:
-        raise Invalid(f"{path} is not UTF-8 text ({exc.reason} at byte {exc.start})",
-                      code="invalid_encoding", hint="save the file as UTF-8 CSV") from exc
+        raise _not_utf8(source, exc) from exc
 
 
-class _Prefixed:
-    """stdin with its first (peeked) character put back; iterable by lines."""
+def _not_utf8(source: object, exc: UnicodeDecodeError):  # noqa: ANN202
+    from resellctl.domain.errors import Invalid
 
-    def __init__(self, head: str, stream) -> None:  # noqa: ANN001
-        self.head, self.stream = head, stream
-
-    def __iter__(self):  # noqa: ANN204
-        first = self.head + (self.stream.readline() if self.head not in ("", "\n") else "")
-        if first:
-            yield first
-        yield from self.stream
+    return Invalid(f"{source} is not UTF-8 text ({exc.reason} at byte {exc.start})",
+                   code="invalid_encoding", hint="save the file as UTF-8 CSV")
 
 
 class _progress:  # noqa: N801

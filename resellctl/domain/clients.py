@@ -575,20 +575,24 @@ def target_reseller(conn: Connection, actor: Actor, slug: str | None, verb: str,
     return row
 
 
-DIRECT_EXTERNAL_IDS_LOCK = 0x72636C5F657874  # advisory lock key: direct clients' external ids
+DIRECT_CLIENTS_LOCK = 0x72636C5F657874  # advisory lock key: the direct clients
 
 
-def lock_external_ids(conn: Connection, reseller_id: int | None) -> None:
-    """Serialise external-id checks with concurrent writers of the same reseller's clients.
+def lock_clients_of(conn: Connection, reseller_id: int | None) -> None:
+    """Serialise the writers of one reseller's clients (or of the direct clients).
 
-    SQLite writers are already serialised (BEGIN IMMEDIATE). On PostgreSQL a reseller's
+    Every command that changes existing clients, or checks external ids before adding
+    one, takes this lock first and only then locks client rows: an import (which holds
+    it for its whole transaction and reads the clients it matches once) never sees them
+    change under it, and no two writers take the locks in opposite orders (deadlock).
+    SQLite writers are already serialised (BEGIN IMMEDIATE). On PostgreSQL the reseller's
     row is locked; direct clients have no such row (and their NULL reseller escapes the
     unique constraint), so an advisory transaction lock stands in for it.
     """
     if conn.dialect.name != "postgresql":
         return
     if reseller_id is None:
-        conn.execute(select(func.pg_advisory_xact_lock(DIRECT_EXTERNAL_IDS_LOCK)))
+        conn.execute(select(func.pg_advisory_xact_lock(DIRECT_CLIENTS_LOCK)))
     else:
         conn.execute(select(RESELLER.c.id).where(RESELLER.c.id == reseller_id)
                      .with_for_update())
@@ -612,7 +616,7 @@ def create(ctx: Ctx, reseller: str | None, fields: dict, *,
             raise UsageError("--if-not-exists needs an --external-id to look the client up by",
                              code="if_not_exists_without_external_id")
         if values["external_id"]:
-            lock_external_ids(conn, rules.reseller_id)
+            lock_clients_of(conn, rules.reseller_id)
             existing = find_external(conn, rules.reseller_id, values["external_id"])
             if existing is not None:
                 if if_not_exists:
@@ -637,6 +641,9 @@ def _auditable(data: dict) -> dict:
 
 
 def _writable(conn: Connection, actor: Actor, uid: str, what: str) -> Any:
+    """The client, locked for a change: its reseller's clients first (lock_clients_of),
+    then its own row, the order every writer of clients follows."""
+    lock_clients_of(conn, client_row(conn, actor, uid).reseller_id)
     row = client_row(conn, actor, uid, for_update=True)
     if row.reseller_id is None:
         require_super_admin(actor, what)

@@ -94,6 +94,8 @@ def _misfit(cells: list[str], width: int, by_name: dict) -> Unreadable:
     comma in an unquoted cell: the message quotes the row as read, since the cells no
     longer fall under their columns)."""
     message = f"expected {width} cells, found {len(cells)}"
+    if any("\n" in cell or "\r" in cell for cell in cells):
+        message += " (a cell runs over several lines: is a closing quote missing?)"
     if len(cells) > width:
         buffer = io.StringIO()
         csv.writer(buffer, lineterminator="").writerow(cells)
@@ -479,7 +481,7 @@ class _Job:
         self.free = (parent.license_count - parent.license_used) if parent is not None else None
         self.free_at_start = self.free
         if parent is None and not options.dry_run:  # a reseller's are unique-constrained
-            clients.lock_external_ids(conn, None)
+            clients.lock_clients_of(conn, None)
         self.existing = self._existing()
         self.pending = _no_rows()  # new clients to write, column by column
         # Where each pending row came from: (row number, block, index in the block), or

@@ -187,6 +187,10 @@ def translate_errors(url: str) -> Iterator[None]:
 def _domain_error(error: BaseException, url: str) -> ResellError | None:
     """The domain error for a driver's error (PEP 249 classes), or None to re-raise it."""
     kinds = {cls.__name__ for cls in type(error).__mro__}
+    if getattr(error, "sqlstate", "") in ("40001", "40P01"):  # before OperationalError
+        return StoreUnavailable("the store is busy: this command's transaction collided "
+                                f"with another one's and was rolled back ({_first_line(error)})",
+                                hint="retry the command: nothing was written")
     if "IntegrityError" in kinds:
         return Conflict("the change conflicts with an existing record",
                         hint=_first_line(error))
@@ -194,9 +198,6 @@ def _domain_error(error: BaseException, url: str) -> ResellError | None:
         return StoreUnavailable(f"store unavailable at {redact(url)}: {_first_line(error)}",
                                 hint="check the URL and that the database is running; "
                                      "retry later if it is busy")
-    if getattr(error, "sqlstate", "") in ("40001", "40P01", "55P03"):
-        return StoreUnavailable("the store is busy (serialization conflict)",
-                                hint="retry the command")
     return None
 
 
