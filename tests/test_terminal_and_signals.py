@@ -9,6 +9,7 @@ import pty
 import re
 import signal
 import subprocess
+import sys
 import threading
 import time
 
@@ -193,3 +194,19 @@ def test_output_cut_off_by_head_exits_quietly(run, store_url, tmp_path, fmt) -> 
     assert proc.wait(timeout=60) == 141, err
     assert first and err == b""
     assert run("client", "list", "-o", "csv").stdout.count("\n") == importer.BLOCK + 501
+
+
+def test_psycopg_warnings_never_reach_the_users_stderr(tmp_path) -> None:  # noqa: ANN001
+    """psycopg logs what it ignores while a Ctrl-C unwinds ("error ignored terminating
+    <Pipeline>"); a PostgreSQL store keeps those lines off stderr (SQLite never loads it)."""
+    code = ("import logging\n"
+            "from resellctl.store.engine import make_engine\n"
+            "make_engine('postgresql://u@127.0.0.1:1/x')\n"
+            "logging.getLogger('psycopg').warning('error ignored terminating <Pipeline>')\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    bare = subprocess.run([sys.executable, "-c", code.replace("make_engine('", "('")],
+                          capture_output=True, text=True, timeout=60)
+    assert "error ignored" in bare.stderr  # what the user would have seen

@@ -88,11 +88,23 @@ def make_engine(url: str) -> Engine:
             engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
             _configure_sqlite(engine)
             return engine
+        _quiet_driver_warnings()
         return create_engine(url, pool_pre_ping=False, connect_args={"connect_timeout": 5})
     except (ArgumentError, ValueError) as exc:  # a mistyped URL is bad input, not a bug
         raise Invalid(f"database URL `{redact(given)}` is not valid: {_first_line(exc)}",
                       code="invalid_database_url",
                       hint="use sqlite:///PATH or postgresql://user:pass@host:port/db") from exc
+
+
+def _quiet_driver_warnings() -> None:
+    """psycopg logs what it ignores while an interrupted command unwinds (Ctrl-C inside a
+    pipeline: "error ignored terminating <Pipeline>"); with no handler configured, Python
+    would print that on the user's stderr. The command's own error is what counts."""
+    import logging
+
+    driver = logging.getLogger("psycopg")
+    if not driver.handlers:
+        driver.addHandler(logging.NullHandler())
 
 
 class Store:
