@@ -60,7 +60,7 @@ def test_the_import_script_keeps_failed_rows_for_a_second_pass(acme, store_url, 
     source.write_text("name,owner_name,owner_email,external_id\n"
                       "One,O,one@x.example,E-1\nTwo,O,not-an-address,E-2\n", encoding="utf-8")
     result = bash(script, tmp_path, store_url, "acme", str(source))
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == 9, result.stderr  # cron sees it
     assert "some rows failed" in result.stderr
     summary = json.loads((tmp_path / "new.csv.summary.json").read_text())
     assert (summary["created"], summary["failed"]) == (1, 1)
@@ -75,7 +75,14 @@ def test_the_import_script_keeps_failed_rows_for_a_second_pass(acme, store_url, 
     # the nightly re-run of the original file: E-1 is skipped, E-2's row (still with
     # its bad e-mail there) fails again and nothing is created twice
     nightly = bash(script, tmp_path, store_url, "acme", str(source))
-    assert nightly.returncode == 0, nightly.stderr
+    assert nightly.returncode == 9, nightly.stderr
     summary = json.loads((tmp_path / "new.csv.summary.json").read_text())
     assert (summary["created"], summary["skipped"], summary["failed"]) == (0, 1, 1)
     assert len(ok(acme("client", "list", "-o", "json"))) == 2
+
+
+def test_the_import_script_passes_on_other_exit_codes(acme, store_url, tmp_path) -> None:  # noqa: ANN001
+    _, script = snippets("Create clients idempotently")
+    (tmp_path / "bad-header.csv").write_text("nom,owner_name,owner_email\n", encoding="utf-8")
+    assert bash(script, tmp_path, store_url, "acme", "bad-header.csv").returncode == 5
+    assert bash(script, tmp_path, store_url, "nosuch", "bad-header.csv").returncode == 3

@@ -129,7 +129,7 @@ def test_a_shortage_names_the_new_rows_and_what_was_imported(acme, tmp_path) -> 
     assert result.exit_code == 9, result.stderr
     summary = json.loads(result.stdout)
     assert counts(summary) == (2, 0, 0, 1)
-    assert summary["licence_message"].startswith("3 new client(s) need as many licences")
+    assert summary["license_message"].startswith("3 new client(s) need as many licences")
     error = json.loads(result.stderr.strip().splitlines()[-1])["error"]
     assert error["message"] == ("1 row(s) failed; the others were imported: 2 created, "
                                 "0 updated, 0 skipped")
@@ -155,11 +155,15 @@ def test_all_or_nothing_errors_out_says_to_import_the_whole_file_again(acme, tmp
     source = write_csv(tmp_path / "in.csv", [row(1), row(2, owner_email="nope")])
     errors_out = tmp_path / "failed.csv"
     result = import_(acme, source, "--errors-out", str(errors_out))
-    error = json.loads(result.stderr.strip().splitlines()[-1])["error"]
+    [line] = result.stderr.splitlines()  # -o json: stderr is the JSON error, nothing else
+    error = json.loads(line)["error"]
     assert result.exit_code == 5 and error["code"] == "invalid_rows"
     assert "import the whole file again" in error["hint"]
-    assert "nothing was imported: fix them in the original file" in result.stderr
     assert [r["name"] for r in read_rows(errors_out)] == ["Client 2"]
+    text = acme("client", "import", str(source), "--reseller", "acme", "--errors-out",
+                str(errors_out))
+    assert text.exit_code == 5
+    assert "nothing was imported: fix them in the original file" in text.stderr
     assert clients(acme) == []
 
 

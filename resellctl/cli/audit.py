@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from resellctl.cli.options import MAX_LISTED, Output, ResellerOpt, limit_option
+from resellctl.cli.options import MAX_LISTED, Output, limit_option
 from resellctl.cli.output import Format, emit
 from resellctl.cli.state import state
 
@@ -20,7 +20,8 @@ def list_(
     since: Annotated[str | None, typer.Option(help="Only events on or after DATE.")] = None,
     actor: Annotated[str | None, typer.Option(help="Only events by this e-mail.")] = None,
     action: Annotated[str | None, typer.Option(help="Action prefix, e.g. `client.`.")] = None,
-    reseller: ResellerOpt = None,
+    reseller: Annotated[str | None, typer.Option(
+        "--reseller", "-r", help="Only this reseller's events (slug).")] = None,
     entity: Annotated[str | None, typer.Option(help="Entity id (slug, uid, e-mail, id).")] = None,
     limit: Annotated[int, limit_option("At most N events.", max=MAX_LISTED)] = 100,
     output: Output = Format.table,

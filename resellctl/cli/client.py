@@ -113,7 +113,8 @@ def import_(
         try:
             result = importer.import_clients(
                 current.ctx(), records, current.reseller(reseller), options, progress,
-                on_failures=(lambda rows: _write_errors(errors_out, rows, continue_on_error))
+                on_failures=(lambda rows: _write_errors(errors_out, rows, continue_on_error,
+                                                        quiet=output == Format.json))
                 if errors_out else None)
         except Partial as partial:
             _emit_summary(partial.result, output)
@@ -265,8 +266,10 @@ class _progress:  # noqa: N801
             self.bar.stop()
 
 
-def _write_errors(path: Path, failures: list[dict], continue_on_error: bool) -> None:
-    """The failed rows, or only the header when none failed (never a stale file).
+def _write_errors(path: Path, failures: list[dict], continue_on_error: bool, *,
+                  quiet: bool = False) -> None:
+    """The failed rows, or only the header when none failed (never a stale file). A line
+    on stderr says where they went, unless `quiet` (-o json: stderr is the JSON error).
 
     A regular file (or a symlink's target) is replaced atomically, keeping its mode; a
     device, FIFO or socket (/dev/stderr, a pipe) is written into, never replaced."""
@@ -283,7 +286,7 @@ def _write_errors(path: Path, failures: list[dict], continue_on_error: bool) -> 
     except OSError as exc:  # the import rolls back: the report it asked for is missing
         raise Invalid(f"cannot write --errors-out {path}: {exc.strerror or exc}; nothing "
                       "was imported", code="errors_out_unwritable") from exc
-    if not failures:
+    if not failures or quiet:
         return
     sys.stderr.write(f"{len(failures)} failed row(s) written to {path}" + (
         ", ready to fix and import again\n" if continue_on_error else

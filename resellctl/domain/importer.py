@@ -323,7 +323,7 @@ def _refuse_unless_whole(result: dict, tally: Run, options: Options, parent: Any
                             "import only rows of its existing clients (--on-existing skip "
                             "or update)")
     if tally.short_of_licences:
-        raise Insufficient(result["licence_message"], code="no_free_license",
+        raise Insufficient(result["license_message"], code="no_free_license",
                            hint="buy licences with `resellctl license purchase`, or pass "
                                 "--continue-on-error to import what fits")
 
@@ -750,7 +750,7 @@ class _Job:
                   "reseller": self.parent.slug if self.parent is not None else None,
                   "errors": _details(tally.failures)}
         if tally.short_of_licences:
-            result["licence_message"] = (
+            result["license_message"] = (
                 f"{tally.new_rows} new client(s) need as many licences; reseller "
                 f"`{self.parent.slug}` has {self.free_at_start} free")
         self.writer.close()
