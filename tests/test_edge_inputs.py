@@ -196,3 +196,20 @@ def test_an_unclosed_quote_is_named(acme, tmp_path) -> None:  # noqa: ANN001, F8
                       "C,O,c@x.example\n", encoding="utf-8")
     error = error_of(import_(acme, source), 5)
     assert "is a closing quote missing?" in error["details"][0]["message"]
+
+
+def test_a_closed_stderr_keeps_a_partial_imports_exit_code(store_url, tmp_path) -> None:  # noqa: ANN001
+    """The "N failed row(s) written to FILE" line goes nowhere; the exit code stays 9."""
+    source = one_good_one_bad(tmp_path / "in.csv")
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        result = subprocess.run([entry_point(), "client", "import", str(source),
+                                 "--continue-on-error", "--errors-out",
+                                 str(tmp_path / "failed.csv")],
+                                env=cli_env(store_url, tmp_path), stdout=subprocess.DEVNULL,
+                                stderr=write_end, timeout=60)
+    finally:
+        os.close(write_end)
+    assert result.returncode == 9
+    assert "row 3" in (tmp_path / "failed.csv").read_text()

@@ -11,6 +11,7 @@ from typing import Annotated, TextIO
 
 import typer
 
+from resellctl.cli.errors import say
 from resellctl.cli.options import (
     Output,
     ResellerOpt,
@@ -168,8 +169,8 @@ class _records:  # noqa: N801 - a context manager used like a function
     def __exit__(self, *exc: object) -> None:
         if self.handle is not None:
             self.handle.close()
-        if self.stdin is not None and hasattr(self.stdin, "detach"):
-            self.stdin.detach()  # leave sys.stdin itself open
+        if self.stdin is not None and self.stdin is not sys.stdin:
+            self.stdin.detach()  # our wrapper goes; sys.stdin's buffer stays open
 
 
 def _stdin_text():  # noqa: ANN202
@@ -288,7 +289,7 @@ def _write_errors(path: Path, failures: list[dict], continue_on_error: bool, *,
                       "was imported", code="errors_out_unwritable") from exc
     if not failures or quiet:
         return
-    sys.stderr.write(f"{len(failures)} failed row(s) written to {path}" + (
+    say(f"{len(failures)} failed row(s) written to {path}" + (
         ", ready to fix and import again\n" if continue_on_error else
         "; nothing was imported: fix them in the original file and import it again\n"))
 
@@ -367,8 +368,8 @@ def list_(
     if paged and len(shown) == window["limit"]:  # a shorter page is the last one
         total = clients.count_clients(current.ctx(), **filters)
         if total > offset + len(shown):
-            sys.stderr.write(f"… {total - offset - len(shown)} more of {total}: use --offset "
-                             f"{offset + len(shown)}, --limit N, or -o csv\n")
+            say(f"… {total - offset - len(shown)} more of {total}: use --offset "
+                f"{offset + len(shown)}, --limit N, or -o csv\n")
 
 
 def _checked(rows: Iterator) -> Iterator:
