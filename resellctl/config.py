@@ -6,12 +6,12 @@ Precedence for every setting: option > environment > profile > default.
 from __future__ import annotations
 
 import os
-import tempfile
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from resellctl.domain.errors import Invalid, NotFound
+from resellctl.files import replace_file
 
 APP = "resellctl"
 DEFAULT_PROFILE = "default"
@@ -69,20 +69,11 @@ def save(config: Config, path: Path | None = None) -> Path:
     import tomli_w
 
     path = path or config_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
     data: dict = {}
     if config.current:
         data["current_context"] = config.current
     data["contexts"] = config.profiles
-    fd, tmp = tempfile.mkstemp(prefix=".config-", suffix=".toml", dir=path.parent)
-    try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "wb") as handle:
-            tomli_w.dump(data, handle)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    replace_file(path, lambda handle: tomli_w.dump(data, handle), mode=0o600, binary=True)
     return path
 
 

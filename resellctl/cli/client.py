@@ -5,9 +5,9 @@ from __future__ import annotations
 import itertools
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, TextIO
+from typing import Annotated
 
 import typer
 
@@ -276,6 +276,7 @@ def _write_errors(path: Path, failures: list[dict], continue_on_error: bool, *,
     device, FIFO or socket (/dev/stderr, a pipe) is written into, never replaced."""
     from resellctl.domain import importer
     from resellctl.domain.errors import Invalid
+    from resellctl.files import replace_file
 
     path = path.expanduser()
     try:
@@ -283,7 +284,8 @@ def _write_errors(path: Path, failures: list[dict], continue_on_error: bool, *,
             with path.open("w", encoding="utf-8", newline="") as handle:
                 importer.failed_rows_csv(failures, handle)
         else:
-            _replace(path.resolve(), lambda handle: importer.failed_rows_csv(failures, handle))
+            replace_file(path.resolve(),
+                         lambda handle: importer.failed_rows_csv(failures, handle))
     except OSError as exc:  # the import rolls back: the report it asked for is missing
         raise Invalid(f"cannot write --errors-out {path}: {exc.strerror or exc}; nothing "
                       "was imported", code="errors_out_unwritable") from exc
@@ -292,30 +294,6 @@ def _write_errors(path: Path, failures: list[dict], continue_on_error: bool, *,
     say(f"{len(failures)} failed row(s) written to {path}" + (
         ", ready to fix and import again\n" if continue_on_error else
         "; nothing was imported: fix them in the original file and import it again\n"))
-
-
-def _replace(path: Path, write: Callable[[TextIO], None]) -> None:
-    """Write a file through a temporary file renamed over it (readers never see half of
-    it); the new file keeps the old one's mode, or gets the umask's default."""
-    import stat
-    import tempfile
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if path.exists():
-        mode = stat.S_IMODE(path.stat().st_mode)
-    else:
-        umask = os.umask(0)
-        os.umask(umask)
-        mode = 0o666 & ~umask
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            write(handle)
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _emit_summary(result: dict, output: Format) -> None:
