@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from resellctl.domain.errors import Invalid, NotFound
-from resellctl.files import replace_file
+from resellctl.files import PRIVATE, replace_file
 
 APP = "resellctl"
 DEFAULT_PROFILE = "default"
@@ -73,7 +73,7 @@ def save(config: Config, path: Path | None = None) -> Path:
     if config.current:
         data["current_context"] = config.current
     data["contexts"] = config.profiles
-    replace_file(path, lambda handle: tomli_w.dump(data, handle), mode=0o600, binary=True)
+    replace_file(path, lambda handle: tomli_w.dump(data, handle), mode=PRIVATE, binary=True)
     return path
 
 
@@ -93,7 +93,8 @@ def resolve(*, db: str | None, actor: str | None, profile: str | None) -> Resolv
     chosen = config.profile(profile)
     name = profile or ((config.current or DEFAULT_PROFILE) if chosen else None)
     return Resolved(
-        database_url=db or chosen.get("db") or default_database_url(),
+        # An empty --db is a mistake to report, not a reason to fall back to another store.
+        database_url=db if db is not None else (chosen.get("db") or default_database_url()),
         actor=(actor or chosen.get("actor") or None),
         reseller=chosen.get("reseller") or None,
         profile=name,

@@ -9,6 +9,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
+PRIVATE = 0o600  # the files resellctl creates for its data: config, store, backups
+
 
 def replace_file(path: Path, write: Callable[[IO], None], *, mode: int | None = None,
                  binary: bool = False) -> None:
@@ -29,6 +31,20 @@ def replace_file(path: Path, write: Callable[[IO], None], *, mode: int | None = 
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def create_private(path: Path) -> bool:
+    """Create `path` empty, readable and writable by its owner only (0600) whatever the
+    umask; False when it exists already (its mode is left alone)."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE)
+    except FileExistsError:
+        return False
+    try:
+        os.fchmod(fd, PRIVATE)  # the umask may have taken bits from 0600
+    finally:
+        os.close(fd)
+    return True
 
 
 def _umask() -> int:

@@ -84,7 +84,10 @@ def create(
     from resellctl import config
     from resellctl.domain import validate
     from resellctl.domain.errors import Conflict
+    from resellctl.store.engine import backend
 
+    if db is not None:
+        backend(db)  # a URL no store can have is refused now, not at the context's first use
     settings = config.load()
     if name in settings.profiles:
         raise Conflict(f"context `{name}` already exists",

@@ -160,6 +160,8 @@ def root(
     \b
     Example: resellctl init --admin-email you@example.com
     """
+    if db is None and os.environ.get("RESELLCTL_DATABASE_URL") == "":
+        db = ""  # Click reads an empty variable as unset; here it is a mistake to report
     current = state(ctx)
     current.db, current.profile, current.actor, current.debug = db, profile, actor, debug
 

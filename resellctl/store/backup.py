@@ -7,6 +7,7 @@ import sqlite3
 from pathlib import Path
 
 from resellctl.domain.errors import Invalid, StoreUnavailable
+from resellctl.files import create_private
 from resellctl.store.engine import Store, sqlite_path
 
 
@@ -21,8 +22,14 @@ def backup(store: Store, target: Path) -> dict:
     target = target.expanduser().resolve()
     if target == source.resolve():
         raise Invalid("the backup file must not be the store itself", code="invalid_path")
-    target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(f".{target.name}.partial")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial.unlink(missing_ok=True)  # left by a run that was killed
+        create_private(partial)  # a copy of the store is as private as the store
+    except OSError as exc:
+        raise Invalid(f"cannot write the backup at {target}: {exc.strerror}",
+                      code="invalid_path", hint="choose a folder you can write to") from exc
     src = sqlite3.connect(source)
     dest = sqlite3.connect(partial)
     try:

@@ -12,10 +12,11 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy import create_engine, event, text
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
 
 from resellctl.domain.errors import Conflict, Invalid, ResellError, StoreUnavailable
+from resellctl.files import create_private
 
 # Alembic's head for this version of the package; tests check it against the scripts,
 # so that a store command never has to import alembic.
@@ -23,13 +24,47 @@ HEAD_REVISION = "0002"
 SQLITE_PAGE_SIZE = 8192
 BUSY_TIMEOUT_MS = 30_000
 
-_PASSWORD = re.compile(r"(?P<head>://[^:/@]*:)[^@]*(?P<tail>@)")
+# Up to the last `@`: a password typed with a raw `@` in it is hidden whole (at worst, a
+# query holding an `@` is hidden with it).
+_PASSWORD = re.compile(r"(?P<head>://[^:/@]*:).*(?P<tail>@)", re.DOTALL)
 _QUERY_PASSWORD = re.compile(r"(?P<head>[?&]password=)[^&]*", re.IGNORECASE)
 
 
 def redact(url: str) -> str:
     """Hide the password of a database URL (in the authority or a `password=` parameter)."""
     return _QUERY_PASSWORD.sub(r"\g<head>***", _PASSWORD.sub(r"\g<head>***\g<tail>", url))
+
+
+# The URLs a store may have. `postgres://` and `+psycopg2` (common in other tools' settings)
+# run on psycopg 3 too; any other driver is refused rather than half-supported.
+SQLITE_SCHEMES = ("sqlite", "sqlite+pysqlite")
+POSTGRES_SCHEMES = ("postgresql", "postgres", "postgresql+psycopg", "postgresql+psycopg2")
+URL_FORMS = "sqlite:///path/to/file.db or postgresql://user@host:5432/dbname"
+_SCHEME = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://")
+
+
+def backend(url: str) -> str:
+    """`sqlite` or `postgresql`: the store a URL names. Any other URL is invalid input
+    (exit 5), refused before a driver is loaded."""
+    scheme = match["scheme"] if (match := _SCHEME.match(url)) and "\0" not in url else None
+    if scheme in POSTGRES_SCHEMES:
+        return "postgresql"
+    if scheme in SQLITE_SCHEMES and sqlite_path(url) is not None:
+        return "sqlite"
+    if scheme in SQLITE_SCHEMES:
+        why = " (a SQLite store is a file, named after three slashes; not in memory)"
+    elif scheme and "+" in scheme:
+        why = f" (driver `{scheme.partition('+')[2]}` is not supported)"
+    else:
+        why = ""
+    shown = f"`{printable(redact(url))}`{why}" if url else "the URL is empty"
+    raise Invalid(f"unsupported store URL: {shown}", code="unsupported_store_url",
+                  hint=f"use {URL_FORMS}")
+
+
+def printable(text: str) -> str:
+    """`text` on one line: control characters (a newline, NUL) written as escapes."""
+    return "".join(c if c.isprintable() else ascii(c)[1:-1] for c in text)
 
 
 def driver_url(url: str) -> str:
@@ -42,12 +77,27 @@ def driver_url(url: str) -> str:
 
 def sqlite_path(url: str) -> Path | None:
     """The file behind a sqlite URL, or None for memory / other backends."""
-    if not url.startswith("sqlite:///"):
+    scheme, slashes, _ = url.partition(":///")
+    if scheme not in SQLITE_SCHEMES or not slashes:
         return None
-    raw = url[len("sqlite:///"):].split("?", 1)[0]
+    try:
+        raw = make_url(url).database  # decoded as SQLite will get it: %20 is a space
+    except (ArgumentError, ValueError):
+        return None
     if not raw or raw == ":memory:":
         return None
     return Path(raw)
+
+
+def _create_store_file(path: Path) -> None:
+    """Create the store's file empty and private (0600) before SQLite opens it: SQLite
+    gives the -wal and -shm files it makes next to it the same mode."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        create_private(path)
+    except OSError as exc:
+        raise StoreUnavailable(f"cannot create the store at {path}: {exc.strerror}",
+                               hint="check the path and its folder's permissions") from exc
 
 
 UNICODE_LOWER = "unicode_lower"  # SQL function on SQLite connections: Python's str.lower
@@ -84,16 +134,32 @@ def _configure_sqlite(engine: Engine) -> None:
 def make_engine(url: str) -> Engine:
     given, url = url, driver_url(url)
     try:
-        if url.startswith("sqlite"):
+        if backend(url) == "sqlite":
             engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
             _configure_sqlite(engine)
             return engine
         _quiet_driver_warnings()
-        return create_engine(url, pool_pre_ping=False, connect_args={"connect_timeout": 5})
+        engine = create_engine(url, pool_pre_ping=False, connect_args={"connect_timeout": 5})
+        _check_conninfo(engine)
+        return engine
     except (ArgumentError, ValueError) as exc:  # a mistyped URL is bad input, not a bug
-        raise Invalid(f"database URL `{redact(given)}` is not valid: {_first_line(exc)}",
-                      code="invalid_database_url",
-                      hint="use sqlite:///PATH or postgresql://user:pass@host:port/db") from exc
+        raise Invalid(f"store URL `{printable(redact(given))}` is not valid: {_first_line(exc)}",
+                      code="invalid_database_url", hint=f"use {URL_FORMS}") from exc
+
+
+def _check_conninfo(engine: Engine) -> None:
+    """Let libpq parse the URL's parameters now (`?sslmod=require` is a typo to report as
+    bad input, not a driver error to meet at the first connection)."""
+    from psycopg import ProgrammingError
+    from psycopg.conninfo import make_conninfo
+
+    args, params = engine.dialect.create_connect_args(engine.url)
+    driver_only = ("context", "autocommit", "prepare_threshold", "row_factory",
+                   "cursor_factory")  # psycopg.connect's own arguments, not libpq's
+    try:
+        make_conninfo(*args, **{k: v for k, v in params.items() if k not in driver_only})
+    except ProgrammingError as exc:
+        raise ValueError(str(exc)) from exc
 
 
 def _quiet_driver_warnings() -> None:
@@ -112,17 +178,20 @@ class Store:
 
     def __init__(self, url: str, *, check_schema: bool = True) -> None:
         self.url = url
-        self.dialect = "sqlite" if url.startswith("sqlite") else "postgresql"
+        self.dialect = backend(url)
         self._engine: Engine | None = None
         self._schema_checked = not check_schema
+        self._may_create = not check_schema  # `init` and `db ...` may create the store
 
     @property
     def engine(self) -> Engine:
         if self._engine is None:
             path = sqlite_path(self.url)
-            if path is not None and not self._schema_checked and not path.exists():
-                raise StoreUnavailable(f"no store at {path}",
-                                       hint="run `resellctl init --admin-email EMAIL`")
+            if path is not None and not path.exists():
+                if not self._may_create:
+                    raise StoreUnavailable(f"no store at {path}",
+                                           hint="run `resellctl init --admin-email EMAIL`")
+                _create_store_file(path)
             self._engine = make_engine(self.url)
         return self._engine
 
@@ -206,6 +275,11 @@ def _domain_error(error: BaseException, url: str) -> ResellError | None:
     if "IntegrityError" in kinds:
         return Conflict("the change conflicts with an existing record",
                         hint=_first_line(error))
+    if type(error).__name__ == "DatabaseError" and type(error).__module__ == "sqlite3":
+        return StoreUnavailable(f"the store at {redact(url)} cannot be read: "
+                                f"{_first_line(error)}", code="store_unreadable",
+                                hint="check that the URL names a resellctl store; "
+                                     "restore a backup if the file is damaged")
     if "OperationalError" in kinds:
         return StoreUnavailable(f"store unavailable at {redact(url)}: {_first_line(error)}",
                                 hint="check the URL and that the database is running; "

@@ -29,8 +29,6 @@ def upgrade(store: Store, revision: str = "head") -> tuple[str | None, str]:
     """Upgrade the store to `revision`; returns (before, after)."""
     from alembic import command
 
-    if (path := _sqlite_parent(store)) is not None:
-        path.mkdir(parents=True, exist_ok=True)
     with translate_errors(store.url), store.engine.begin() as conn:
         before = current_revision(conn)
         if before is not None and not _known(before):
@@ -59,10 +57,3 @@ def status(store: Store) -> dict:
     with translate_errors(store.url), store.engine.connect() as conn:
         current = current_revision(conn)
     return {"current": current, "head": HEAD_REVISION, "up_to_date": current == HEAD_REVISION}
-
-
-def _sqlite_parent(store: Store) -> Path | None:
-    from resellctl.store.engine import sqlite_path
-
-    path = sqlite_path(store.url)
-    return path.parent if path else None
