@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from resellctl.cli.options import IdempotencyKey, Output
+from resellctl.cli.options import IdempotencyKey, Output, SignedArguments
 from resellctl.cli.output import Format, emit
 from resellctl.cli.state import state
 
@@ -33,7 +33,7 @@ def show(ctx: typer.Context, slug: Slug, output: Output = Format.table) -> None:
     emit(_licenses().show(state(ctx).ctx(), slug), output)
 
 
-@app.command()
+@app.command(cls=SignedArguments)
 def quote(ctx: typer.Context, quantity: Quantity, output: Output = Format.table) -> None:
     """Price QUANTITY licences at the volume tier, and say when a cheaper tier is close.
 
@@ -43,7 +43,7 @@ def quote(ctx: typer.Context, quantity: Quantity, output: Output = Format.table)
     emit(_licenses().quote(state(ctx).ctx(), quantity), output)
 
 
-@app.command()
+@app.command(cls=SignedArguments)
 def grant(ctx: typer.Context, slug: Slug, quantity: Quantity, reason: Reason = None,
           output: Output = Format.table) -> None:
     """Add licences to a pool without charge (super admin).
@@ -54,7 +54,7 @@ def grant(ctx: typer.Context, slug: Slug, quantity: Quantity, reason: Reason = N
     emit(_licenses().grant(state(ctx).ctx(), slug, quantity, reason), output)
 
 
-@app.command()
+@app.command(cls=SignedArguments)
 def revoke(ctx: typer.Context, slug: Slug, quantity: Quantity, reason: Reason = None,
            output: Output = Format.table) -> None:
     """Remove free licences from a pool (super admin); licences in use stay.
@@ -65,7 +65,7 @@ def revoke(ctx: typer.Context, slug: Slug, quantity: Quantity, reason: Reason = 
     emit(_licenses().revoke(state(ctx).ctx(), slug, quantity, reason), output)
 
 
-@app.command()
+@app.command(cls=SignedArguments)
 def purchase(ctx: typer.Context, slug: Slug, quantity: Quantity,
              idempotency_key: IdempotencyKey = None, output: Output = Format.table) -> None:
     """Buy licences at the tier price, paid from the reseller's balance.

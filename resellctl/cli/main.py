@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from typing import Annotated, Any
 
 import typer
-from typer._click.exceptions import NoArgsIsHelpError
+from typer._click.exceptions import NoArgsIsHelpError, NoSuchOption
 from typer._click.exceptions import UsageError as ClickUsageError
 from typer.core import TyperGroup
 
@@ -62,20 +62,60 @@ def _usage_error(exc: ClickUsageError, argv: Sequence[str]) -> None:
     command group run without a command returns: Click shows its help."""
     if isinstance(exc, NoArgsIsHelpError):
         return  # Click shows the help
+    hint = _global_option_hint(exc, argv)
     if not wants_json(argv):  # Click's text, but a closed stderr keeps the exit code
         try:
             exc.show()
         except BrokenPipeError:
             errors.silence(sys.stderr)
+        if hint:
+            errors.say(f"Hint: {hint}\n")
         raise typer.Exit(exc.exit_code)
     from resellctl.domain.errors import UsageError
 
-    hint = None
-    if exc.ctx is not None and exc.ctx.command.get_help_option(exc.ctx) is not None:
+    if hint is None and exc.ctx is not None and exc.ctx.command.get_help_option(exc.ctx):
         names = exc.ctx.help_option_names
         option = "--help" if "--help" in names else names[0]
         hint = f"run `{exc.ctx.command_path} {option}`"
     raise typer.Exit(errors.report(UsageError(exc.format_message(), hint=hint), as_json=True))
+
+
+def _global_option_hint(exc: ClickUsageError, argv: Sequence[str]) -> str | None:
+    """For a global option given after the command (`resellctl whoami --as X`), the hint
+    with the command line rebuilt, global options first; None for any other error."""
+    if not isinstance(exc, NoSuchOption) or exc.ctx is None:
+        return None
+    root = exc.ctx.find_root()
+    known = {name: param for param in root.command.params for name in param.opts}
+    if exc.option_name not in known:
+        return None
+    exc.possibilities = []  # Click's "Did you mean" would point at the wrong option
+    for name in (n for param in exc.ctx.command.params for n in param.opts):
+        known.pop(name, None)  # the command's own option of that name (`context create --db`)
+    import shlex
+
+    command = shlex.join([root.info_name or "resellctl", *_globals_first(argv, known)])
+    return f"global options go before the command: {command}"
+
+
+def _globals_first(argv: Sequence[str], known: dict[str, Any]) -> list[str]:
+    """`argv` with the options in `known` (and their values) moved to the front."""
+    front, rest, args = [], [], list(argv)
+    while args:
+        arg = args.pop(0)
+        if arg == "--":
+            rest += [arg, *args]
+            break
+        name, equals, _ = arg.partition("=")
+        param = known.get(name)
+        if param is None:
+            rest.append(arg)
+            continue
+        front.append(arg)
+        if not (equals or param.is_flag):  # its value, or a placeholder when it has none
+            given = bool(args) and not args[0].startswith("-")
+            front.append(args.pop(0) if given else param.name.upper())
+    return front + rest
 
 
 def wants_json(argv: Sequence[str]) -> bool:

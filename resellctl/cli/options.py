@@ -2,12 +2,46 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import re
+from difflib import get_close_matches
+from typing import Annotated, Any
 
 import typer
+from typer._click.exceptions import NoSuchOption
+from typer.core import TyperCommand, TyperOption
 
 from resellctl.cli.output import Format
 from resellctl.cli.state import state
+
+
+class SignedArguments(TyperCommand):
+    """A command whose arguments may be negative numbers (`license purchase acme -5`).
+    Click would take `-5` for an unknown option (`No such option: -5`, exit 2) before the
+    command could name the rule it breaks (exit 5); any other unknown option is still one."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.context_settings = {**self.context_settings, "ignore_unknown_options": True}
+
+    def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:
+        params = [p for p in self.get_params(ctx) if isinstance(p, TyperOption)]
+        known = {name for p in params for name in (*p.opts, *p.secondary_opts)}
+        takes_value = {name for p in params if not (p.is_flag or p.count) for name in p.opts}
+        rest = iter(args)
+        for arg in rest:
+            if arg == "--":
+                break
+            if arg[:1] != "-" or arg == "-" or _NUMBER.match(arg):
+                continue
+            name = arg.partition("=")[0] if arg.startswith("--") else arg[:2]
+            if name not in known:
+                raise NoSuchOption(name, possibilities=get_close_matches(name, known), ctx=ctx)
+            if name == arg and name in takes_value:
+                next(rest, None)  # the option's value, which may itself start with `-`
+        return super().parse_args(ctx, args)
+
+
+_NUMBER = re.compile(r"--?[0-9.]")  # no option's name starts with a digit: `-5`, `--5`, `-.5`
 
 
 def _remember_output(ctx: typer.Context, value: Format | None) -> Format:

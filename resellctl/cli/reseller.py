@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from resellctl.cli.options import MAX_LISTED, IdempotencyKey, Output, limit_option
+from resellctl.cli.options import MAX_LISTED, IdempotencyKey, Output, SignedArguments, limit_option
 from resellctl.cli.output import Format, emit
 from resellctl.cli.state import state
 
@@ -248,7 +248,7 @@ def balance_show(ctx: typer.Context, slug: Slug, output: Output = Format.table) 
     emit(_resellers().balance_show(state(ctx).ctx(), slug), output)
 
 
-@balance_app.command("top-up", context_settings={"ignore_unknown_options": True})
+@balance_app.command("top-up", cls=SignedArguments)
 def balance_top_up(
     ctx: typer.Context,
     slug: Slug,
@@ -269,7 +269,7 @@ def balance_top_up(
                 output)
 
 
-@balance_app.command("adjust", context_settings={"ignore_unknown_options": True})
+@balance_app.command("adjust", cls=SignedArguments)
 def balance_adjust(
     ctx: typer.Context,
     slug: Slug,

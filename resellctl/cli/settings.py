@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from resellctl.cli.options import Output
+from resellctl.cli.options import Output, SignedArguments
 from resellctl.cli.output import Format, emit
 from resellctl.cli.state import state
 
@@ -23,7 +23,7 @@ def show(ctx: typer.Context, output: Output = Format.table) -> None:
     emit(settings.show(state(ctx).ctx()), output)
 
 
-@app.command("set")
+@app.command("set", cls=SignedArguments)
 def set_(ctx: typer.Context, key: str, value: str, output: Output = Format.table) -> None:
     """Change a setting (super admin). Keys: trial_days, approval_base_url, support_base_url,
     approval_ttl, support_session_max_ttl, currency.
