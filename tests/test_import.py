@@ -322,7 +322,7 @@ def test_continue_on_error_writes_the_valid_rows_and_exits_9(acme, tmp_path: Pat
     again = write_csv(tmp_path / "again.csv", [row(6), row(7, owner_email="bad")])
     text = acme("client", "import", str(again), "--reseller", "acme", "--continue-on-error")
     assert text.exit_code == 9
-    assert "created" in text.stdout and "row 3" not in text.stdout
+    assert "Created" in text.stdout and "row 3" not in text.stdout
     assert text.stderr.startswith("Error: ") and "row 3" in text.stderr
     assert pool(acme) == (10, 3)
 

@@ -55,10 +55,11 @@ def test_a_list_in_every_format(run):
     table = ok(run("user", "list"))
     assert ANSI not in table.stdout
     lines = table.stdout.splitlines()
-    assert lines[0].split() == ["Email", "Name", "Is", "super", "admin", "Created", "at"]
-    assert lines[1].split()[:4] == [ADMIN, "Vendor", "Admin", "true"]
-    assert lines[2].split()[:3] == ["ana@partner.example", "Ana", "false"]
-    assert len(lines) == 3
+    assert lines[0].split() == ["E-mail", "Name", "Super", "Created"]
+    assert lines[1].split() == ["admin"]
+    assert lines[2].split()[:4] == [ADMIN, "Vendor", "Admin", "yes"]
+    assert lines[3].split()[:3] == ["ana@partner.example", "Ana", "no"]
+    assert len(lines) == 4
     assert ok(run("user", "list", "-o", "table")).stdout == table.stdout  # the default
 
 
@@ -185,41 +186,79 @@ def test_ndjson_shapes():
     assert rendered([], "ndjson") == ""
 
 
-def test_plain_table_aligns_columns():
-    text = rendered([{"name": "a", "count": 10}, {"name": "long name", "count": 2}], "table")
-    assert text == ("Name       Count\n"
-                    "a          10\n"
-                    "long name  2\n")
-
-
-def test_plain_table_of_one_item_is_field_value_lines():
-    text = rendered({"trial_days": 21, "currency": "USD", "flag": False, "none": None},
+def test_plain_table_aligns_columns_and_numbers_to_the_right():
+    text = rendered([{"name": "a", "count": 10}, {"name": "long name", "count": 12345}],
                     "table")
-    assert [line.split() for line in text.splitlines()] == [
-        ["trial_days", "21"], ["currency", "USD"], ["flag", "false"], ["none"]]
+    assert text == ("Name        Count\n"
+                    "a              10\n"
+                    "long name  12,345\n")
+
+
+def test_plain_table_of_one_item_is_label_value_lines():
+    text = rendered({"trial_days": 21, "currency": "USD", "is_flag": False, "none": None,
+                     "balance_cents": -123456, "support_access": True,
+                     "created_at": "2026-01-02T03:04:05Z"}, "table")
+    assert text.splitlines() == [
+        "Trial days      21", "Currency        USD", "Flag            no", "None",
+        "Balance         -$1,234.56", "Support access  On",
+        "Created         2026-01-02 03:04:05 UTC"]
 
 
 def test_plain_table_of_an_empty_list_has_only_headers():
-    assert rendered([], "table", columns=["email", "name"]) == "Email  Name\n"
+    assert rendered([], "table", columns=["email", "name"]) == "E-mail  Name\n"
 
 
 def test_plain_table_uses_given_headers_and_title():
     text = rendered([{"a": 1}], "table", headers={"a": "Alpha"}, title="Things")
-    assert text == "Things\nAlpha\n1\n"
+    assert text == "Things\nAlpha\n    1\n"
 
 
-def test_terminal_tables_use_rich_and_plain_tables_do_not():
+@pytest.mark.parametrize(("cents", "currency", "shown"), [
+    (123450, "USD", "$1,234.50"), (-500, "USD", "-$5.00"), (0, "EUR", "€0.00"),
+    (1200, "CHF", "CHF 12.00"), (-99, "CHF", "-CHF 0.99"), (100_000_000, "GBP", "£1,000,000.00")])
+def test_amounts_in_their_currency(cents, currency, shown):
+    assert rendered([{"amount_cents": cents, "currency": currency}], "table",
+                    table=["amount_cents"]).splitlines()[1].strip() == shown
+    assert rendered([{"amount_cents": cents}], "table", currency=currency
+                    ).splitlines()[1].strip() == shown
+
+
+def test_no_borders_and_no_colour_off_a_terminal_or_under_no_color(monkeypatch):
     rows = [{"email": "a@example.com", "n": 1}]
+    for text in (rendered(rows, "table"), _on_terminal(rows, monkeypatch, 80)):
+        assert "a@example.com" in text
+        assert not any(ch in text for ch in "┃│━─") and ANSI not in text
+    monkeypatch.delenv("NO_COLOR")
     out = Terminal()
     emit(rows, "table", out=out)
-    assert "a@example.com" in out.getvalue()
-    assert any(ch in out.getvalue() for ch in "┃│━─")
-    assert not any(ch in rendered(rows, "table") for ch in "┃│━─")
+    assert out.getvalue().startswith("\x1b[1mE-mail") and "a@example.com" in out.getvalue()
 
 
-def test_many_rows_on_a_terminal_use_the_fast_plain_renderer():
+def _on_terminal(rows, monkeypatch, columns: int, **kw) -> str:  # noqa: ANN001
+    monkeypatch.setenv("COLUMNS", str(columns))
     out = Terminal()
-    emit([{"n": i} for i in range(501)], "table", out=out)
-    lines = out.getvalue().splitlines()
-    assert lines[0] == "N"
-    assert lines[1:] == [str(i) for i in range(501)]
+    emit(rows, "table", out=out, **kw)
+    return out.getvalue()
+
+
+def test_a_narrow_terminal_shortens_text_and_keeps_identifiers(monkeypatch):
+    from resellctl.cli.output import Col
+
+    rows = [{"uid": "cl_0123456789abcdef0123", "name": "A very long company name indeed",
+             "note": "something rather long to say about it", "owner_email": "x@y.example"}]
+    text = _on_terminal(rows, monkeypatch, 60)
+    assert max(len(line) for line in text.splitlines()) <= 60
+    assert "cl_0123456789abcdef0123" in text and "x@y.example" in text
+    assert "…" in text
+    # an optional column goes before text gets shorter than its floor
+    table = ["uid", "name", "owner_email", Col("note", optional=True)]
+    narrow = _on_terminal(rows, monkeypatch, 50, table=table)
+    assert "Note" not in narrow and max(len(line) for line in narrow.splitlines()) <= 50
+    # off a terminal nothing is cut
+    assert "A very long company name indeed" in rendered(rows, "table")
+
+
+def test_many_rows_render_in_one_pass(monkeypatch):
+    lines = _on_terminal([{"n": i} for i in range(501)], monkeypatch, 80).splitlines()
+    assert lines[0].strip() == "N"
+    assert [int(line) for line in lines[1:]] == list(range(501))

@@ -115,7 +115,11 @@ def test_list_and_show_render_csv_and_table(acme) -> None:
     assert row.startswith("acme,Acme IT,ana@acme.example,true,false,0,0,0,0,USD,0,")
     table = acme("reseller", "show", "acme")
     assert table.exit_code == 0 and table.stderr == ""
-    assert "Acme IT" in table.stdout and "owner_email" in table.stdout
+    assert "Acme IT" in table.stdout and "Owner e-mail     ana@acme.example" in table.stdout
+    assert "Balance          $0.00" in table.stdout and "_cents" not in table.stdout
+    listed = acme("reseller", "list").stdout.splitlines()
+    assert listed[0].split() == ["Slug", "Name", "Active", "Licences", "Balance", "Clients"]
+    assert listed[2].split() == ["acme", "Acme", "IT", "yes", "0/0", "$0.00", "0"]
 
 
 def test_owner_must_be_an_existing_user(run) -> None:

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from resellctl.cli.options import MAX_LISTED, Output, limit_option
-from resellctl.cli.output import Format, emit
+from resellctl.cli.output import Col, Format, Whole, changes, emit, instant
 from resellctl.cli.state import state
 
 app = typer.Typer(help="Read the audit trail.", no_args_is_help=True)
@@ -36,4 +36,18 @@ def list_(
     events = audit.list_events(
         state(ctx).ctx(), since=clock.parse_date(since, "--since") if since else None,
         actor_email=actor, action=action, reseller=reseller, entity=entity, limit=limit)
-    emit(events, output, columns=COLUMNS)
+    emit(events, output, columns=COLUMNS, table=TABLE)
+
+
+def _when(event: dict) -> list[str]:
+    return [Whole(instant(event["at"])), Whole(event["actor"] or "")]
+
+
+def _what(event: dict) -> list[str]:
+    """The action (and reseller), the entity, then one line per change."""
+    head = event["action"] + (f" · {event['reseller']}" if event["reseller"] else "")
+    return [Whole(head), Whole(f"{event['entity_type']} {event['entity_id']}"),
+            *changes(event["changes"] or {}, entity=event["entity_id"]).splitlines()]
+
+
+TABLE = [Col("at", "At\nActor", "text", _when), Col("event", "Event\nEntity, changes", get=_what)]

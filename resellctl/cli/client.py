@@ -20,16 +20,13 @@ from resellctl.cli.options import (
     limit_option,
     offset_option,
 )
-from resellctl.cli.output import Format, console, emit, is_terminal
+from resellctl.cli.output import Col, Format, Whole, console, emit, is_terminal
 from resellctl.cli.state import state
 
 app = typer.Typer(help="Manage client companies (tenants) and import them in bulk.",
                   no_args_is_help=True)
 Uid = Annotated[str, typer.Argument(metavar="CLIENT", help="Client uid.")]
 PAGE = 50
-PORTFOLIO = ["uid", "client", "stage", "billing", "seats", "support", "trial_ends"]
-PORTFOLIO_HEADERS = {"uid": "UID", "client": "Client", "stage": "Stage", "billing": "Billing",
-                     "seats": "Seats", "support": "Support", "trial_ends": "Trial ends"}
 
 
 def _clients():  # noqa: ANN202
@@ -341,8 +338,8 @@ def list_(
     if output != Format.table:
         emit(rows, output, columns=list(clients.OUTPUT))
         return
-    shown = [_portfolio_row(r) for r in rows]
-    emit(shown, output, columns=PORTFOLIO, headers=PORTFOLIO_HEADERS)
+    shown = list(rows)
+    emit(shown, output, table=portfolio(across=filters["reseller"] is None))
     if paged and len(shown) == window["limit"]:  # a shorter page is the last one
         total = clients.count_clients(current.ctx(), **filters)
         if total > offset + len(shown):
@@ -357,16 +354,29 @@ def _checked(rows: Iterator) -> Iterator:
     return iter(()) if first is None else itertools.chain((first,), rows)
 
 
-def _portfolio_row(row: dict) -> dict:
-    billing = row["billing_status"] + (f" · {row['plan']}" if row["plan"] else "")
-    return {"uid": row["uid"], "client": row["name"], "stage": row["stage"]
-            + (" (deactivated)" if row["status"] != "active" else "")
-            + (" (deleted)" if row.get("deleted_at") else ""),
-            "billing": billing,
-            "seats": f"{row['seats_used']}/{row['seats_allocated']}"
-            + (" ⚠" if row["seats_used"] > row["seats_allocated"] else ""),
-            "support": "On" if row["support_access"] else "Off",
-            "trial_ends": (row["trial_ends_at"] or "")[:10]}
+def portfolio(*, across: bool) -> list[Col]:
+    """The portfolio table (CLI.md `client list`): a Reseller column when the list
+    spans resellers (no --reseller and no context reseller). On a terminal too narrow
+    for all of it, Support goes first, then Billing (both stay in `client show`)."""
+    return [Col("client", "Client\nUID", get=lambda r: [r["name"], Whole(r["uid"])]),
+            *([Col("reseller", kind="ident")] if across else []),
+            Col("stage", "Stage\nTrial ends", "ident", _stage),
+            Col("billing", "Billing", get=lambda r: r["billing_status"]
+                + (f" · {r['plan']}" if r["plan"] else ""), optional=True),
+            Col("seats", "Seats\nused/total", "ident", _seats),
+            Col("support_access", "Support", "onoff", optional=True)]
+
+
+def _stage(row: dict) -> list[str]:
+    return [row["stage"], *(["deactivated"] if row["status"] != "active" else []),
+            *(["deleted"] if row.get("deleted_at") else []),
+            *([row["trial_ends_at"][:10]] if row["trial_ends_at"] and row["stage"] == "trial"
+              else [])]
+
+
+def _seats(row: dict) -> str:
+    over = row["seats_used"] > row["seats_allocated"]
+    return f"{row['seats_used']}/{row['seats_allocated']}" + (" ⚠" if over else "")
 
 
 @app.command()

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from resellctl.cli.options import Output
-from resellctl.cli.output import Format, emit
+from resellctl.cli.output import Col, Format, emit
 from resellctl.cli.state import state
 
 app = typer.Typer(help="Manage named contexts (profiles) in the config file.",
@@ -33,7 +33,8 @@ def list_(output: Output = Format.table) -> None:
 
     settings = config.load()
     emit([_describe(n, e, settings.current) for n, e in sorted(settings.profiles.items())],
-         output, columns=["name", "current", "db", "actor", "reseller"])
+         output, columns=["name", "current", "db", "actor", "reseller"],
+         table=["name", "current", Col("db", "Store", "text"), "actor", "reseller"])
 
 
 @app.command()

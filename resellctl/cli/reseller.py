@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from resellctl.cli.options import MAX_LISTED, IdempotencyKey, Output, SignedArguments, limit_option
-from resellctl.cli.output import Format, emit
+from resellctl.cli.output import Col, Format, emit
 from resellctl.cli.state import state
 
 app = typer.Typer(help="Manage resellers (partners).", no_args_is_help=True)
@@ -25,6 +25,12 @@ app.add_typer(balance_app, name="balance")
 COLUMNS = ["slug", "name", "owner_email", "is_active", "partner_supported", "license_count",
            "license_used", "license_available", "balance_cents", "currency", "client_count",
            "created_at"]
+TABLE = ["slug", "name", "is_active",
+         Col("licenses", "Licences\nused/total", "ident",
+             lambda r: f"{r['license_used']}/{r['license_count']}"),
+         "balance_cents", Col("client_count", "Clients", "count")]
+HISTORY = [Col("created_at", "At"), Col("kind", kind="ident"), "amount_cents",
+           "balance_after_cents", "reference", Col("actor", optional=True)]
 Slug = Annotated[str, typer.Argument(metavar="RESELLER", help="Reseller slug.")]
 
 
@@ -67,7 +73,8 @@ def list_(
     \b
     Example: resellctl reseller list --active -o csv
     """
-    emit(_resellers().list_resellers(state(ctx).ctx(), active), output, columns=COLUMNS)
+    emit(_resellers().list_resellers(state(ctx).ctx(), active), output, columns=COLUMNS,
+         table=TABLE)
 
 
 @app.command()
@@ -317,4 +324,4 @@ def balance_history(
                                       clock.parse_date(since, "--since") if since else None,
                                       limit),
          output, columns=["id", "created_at", "kind", "amount_cents", "balance_after_cents",
-                          "reference", "actor"])
+                          "reference", "actor"], table=HISTORY)

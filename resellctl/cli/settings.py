@@ -20,7 +20,8 @@ def show(ctx: typer.Context, output: Output = Format.table) -> None:
     """
     from resellctl.domain import settings
 
-    emit(settings.show(state(ctx).ctx()), output)
+    shown = settings.show(state(ctx).ctx())
+    emit(shown, output, headers={key: key for key in shown})  # the keys `settings set` takes
 
 
 @app.command("set", cls=SignedArguments)

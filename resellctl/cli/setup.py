@@ -138,13 +138,7 @@ def whoami(ctx: typer.Context, output: Output = Format.table) -> None:
     """
     from resellctl.domain import users
 
-    result = users.whoami(state(ctx).ctx())
-    if output != "table":
-        emit(result, output)
-        return
-    emit({k: v for k, v in result.items() if k != "resellers"}, output)
-    emit(result["resellers"], output, columns=["slug", "name", "role", "is_active"],
-         title="Resellers")
+    emit(users.whoami(state(ctx).ctx()), output)
 
 
 def register(app: typer.Typer) -> None:

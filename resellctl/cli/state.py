@@ -33,15 +33,22 @@ class State:
     def ctx(self) -> Ctx:
         """The store and actor this invocation runs against (built once)."""
         if self._ctx is None:
+            from resellctl.cli import output
+            from resellctl.domain import settings
             from resellctl.domain.context import Ctx
             from resellctl.store.engine import Store
 
-            self._ctx = Ctx(store=Store(self.resolved.database_url), actor=self.resolved.actor)
+            store = Store(self.resolved.database_url)
+            self._ctx = Ctx(store=store, actor=self.resolved.actor)
+            output.use_currency(lambda: settings.currency(store))
         return self._ctx
 
     def close(self) -> None:
         """Release the store's connections (CliRunner runs many invocations per process)."""
         if self._ctx is not None:
+            from resellctl.cli import output
+
+            output.use_currency(None)
             self._ctx.store.dispose()
 
     def reseller(self, given: str | None) -> str | None:

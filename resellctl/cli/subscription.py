@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from resellctl.cli.options import Output
-from resellctl.cli.output import Format, emit
+from resellctl.cli.output import Col, Format, emit, tiers
 from resellctl.cli.state import state
 
 app = typer.Typer(help="Subscriptions and the price catalog.", no_args_is_help=True)
@@ -27,7 +27,18 @@ def plans_list(ctx: typer.Context, output: Output = Format.table) -> None:
     from resellctl.domain import catalog
 
     emit(catalog.list_plans(state(ctx).ctx()), output,
-         columns=["code", "name", "custom", "intervals", "prices"])
+         columns=["code", "name", "custom", "intervals", "prices"], table=PLANS)
+
+
+def _prices(plan: dict) -> list[str]:
+    """One line per interval: `monthly  1+ $15.00 · 50+ $12.00`."""
+    if plan["custom"]:
+        return ["per contract (custom plan)"]
+    return [f"{interval:<9} {tiers(plan['prices'].get(interval, []))}"
+            for interval in plan["intervals"]]
+
+
+PLANS = ["code", "name", Col("prices", "Prices per interval", get=_prices)]
 
 
 @plans_app.command("show")

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from resellctl.cli.options import Output
-from resellctl.cli.output import Format, emit
+from resellctl.cli.output import Col, Format, emit
 from resellctl.cli.state import state
 
 app = typer.Typer(help="Manage the people who operate resellctl.", no_args_is_help=True)
@@ -42,7 +42,8 @@ def list_(ctx: typer.Context, output: Output = Format.table) -> None:
     """
     from resellctl.domain import users
 
-    emit(users.list_users(state(ctx).ctx()), output, columns=COLUMNS)
+    emit(users.list_users(state(ctx).ctx()), output, columns=COLUMNS,
+         table=["email", "name", Col("is_super_admin", "Super\nadmin"), "created_at"])
 
 
 @app.command()

@@ -13,13 +13,17 @@ from typing import Any
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.engine import Connection
 
-from resellctl.domain import clock, money
+from resellctl.domain import clock, money, settings
 from resellctl.domain.errors import Insufficient
 from resellctl.store import tables
 
 LEDGER = tables.ledger_entry
 RESELLER = tables.reseller
 KINDS = ("top_up", "adjustment", "license_purchase", "activation", "renewal", "refund")
+
+
+def store_currency(conn: Connection) -> str:
+    return settings.get(conn, "currency")
 
 
 def post(conn: Connection, reseller_id: int, kind: str, amount_cents: int, actor_email: str,
@@ -34,8 +38,9 @@ def post(conn: Connection, reseller_id: int, kind: str, amount_cents: int, actor
     if balance is None:
         have = conn.execute(select(RESELLER.c.balance_cents)
                             .where(RESELLER.c.id == reseller_id)).scalar_one()
-        raise Insufficient(f"balance too low: {money.format_cents(have)} available, "
-                           f"{money.format_cents(-amount_cents)} needed",
+        currency = store_currency(conn)
+        raise Insufficient(f"balance too low: {money.format_cents(have, currency)} available, "
+                           f"{money.format_cents(-amount_cents, currency)} needed",
                            code="insufficient_balance",
                            hint="a super admin can add funds with `resellctl reseller balance "
                                 "top-up`")

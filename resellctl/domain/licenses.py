@@ -12,7 +12,7 @@ from __future__ import annotations
 from sqlalchemy import and_, bindparam, case, func, insert, select, update
 from sqlalchemy.engine import Connection
 
-from resellctl.domain import audit, catalog, clock, idempotency, ledger, settings, validate
+from resellctl.domain import audit, catalog, clock, idempotency, ledger, money, settings, validate
 from resellctl.domain.access import (
     RESELLER,
     load_actor,
@@ -146,7 +146,8 @@ def purchase(ctx: Ctx, slug: str, quantity: int, idempotency_key: str | None = N
 def _purchase(conn: Connection, actor, row, quantity: int) -> dict:  # noqa: ANN001
     quote_ = price(catalog.license_tiers(conn), quantity)
     entry = ledger.post(conn, row.id, "license_purchase", -quote_["total_cents"], actor.email,
-                        reference=f"{quantity} licences at {quote_['unit_cents']} cents")
+                        reference=f"{quantity} licences at "
+                        f"{money.format_cents(quote_['unit_cents'], ledger.store_currency(conn))}")
     after = conn.execute(update(RESELLER).where(RESELLER.c.id == row.id)
                          .values(license_count=RESELLER.c.license_count + quantity)
                          .returning(RESELLER)).one()

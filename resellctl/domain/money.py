@@ -28,10 +28,18 @@ def parse_amount(text: str, *, allow_negative: bool = False, field: str = "AMOUN
     return cents
 
 
+SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥", "CAD": "CA$", "AUD": "A$",
+           "BRL": "R$", "INR": "₹"}
+
+
 def format_cents(cents: int, currency: str = "USD") -> str:
+    """An amount as people read it: `$1,234.50`, `-$5.00`, `CHF 12.00` (no known symbol)."""
     sign = "-" if cents < 0 else ""
     units, rest = divmod(abs(cents), 100)
-    return f"{sign}{units:,}.{rest:02d} {currency}"
+    symbol = SYMBOLS.get(currency)
+    if symbol is None:
+        return f"{sign}{currency} {units:,}.{rest:02d}"
+    return f"{sign}{symbol}{units:,}.{rest:02d}"
 
 
 def round_half_even(numerator: int, denominator: int) -> int:

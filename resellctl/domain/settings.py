@@ -13,6 +13,7 @@ from resellctl.domain.access import load_actor, require_super_admin
 from resellctl.domain.context import Ctx
 from resellctl.domain.errors import Invalid
 from resellctl.store import tables
+from resellctl.store.engine import Store
 
 SETTING = tables.setting
 
@@ -58,6 +59,12 @@ def read_all(conn: Connection) -> dict[str, str]:
 def get(conn: Connection, key: str) -> str:
     value = conn.execute(select(SETTING.c.value).where(SETTING.c.key == key)).scalar()
     return value if value is not None else SETTINGS[key][0]
+
+
+def currency(store: Store) -> str:
+    """The store's currency (amounts that carry none of their own are in it)."""
+    with store.read() as conn:
+        return get(conn, "currency")
 
 
 def typed(values: dict[str, str]) -> dict[str, Any]:
