@@ -160,14 +160,14 @@ def test_a_store_at_0001_upgrades_to_0002_without_the_status_index(empty_url, ba
 
     result = bare_run("--db", empty_url, "db", "upgrade", "-o", "json")
     assert result.exit_code == 0, result.stderr
-    assert result.json == {"revision_before": "0001", "revision": "0002", "changed": True}
-    assert HEAD_REVISION == "0002"
+    assert result.json == {"revision_before": "0001", "revision": HEAD_REVISION,
+                           "changed": True}
     indexes = _client_indexes(empty_url)
     assert "ix_client_reseller_status" not in indexes
     assert "uq_client_external_id" in indexes  # the index that serves lookups stays
     assert _diffs(empty_url) == []
     status = bare_run("--db", empty_url, "db", "status", "-o", "json")
-    assert (status.json["current"], status.json["up_to_date"]) == ("0002", True)
+    assert (status.json["current"], status.json["up_to_date"]) == (HEAD_REVISION, True)
 
 
 def test_0002_down_and_up_again_keeps_the_clients(store_url, run):
@@ -183,7 +183,7 @@ def test_0002_down_and_up_again_keeps_the_clients(store_url, run):
             command.downgrade(migrate.alembic_config(conn), "0001")
         assert migrate.status(store)["current"] == "0001"
         assert "ix_client_reseller_status" in _client_indexes(store_url)
-        assert migrate.upgrade(store) == ("0001", "0002")
+        assert migrate.upgrade(store) == ("0001", HEAD_REVISION)
     finally:
         store.dispose()
     assert "ix_client_reseller_status" not in _client_indexes(store_url)
@@ -191,4 +191,31 @@ def test_0002_down_and_up_again_keeps_the_clients(store_url, run):
     assert listed.exit_code == 0, listed.stderr
     assert [(c["uid"], c["name"], c["external_id"]) for c in listed.json] == [
         (uid, "Kept", "K-1")]
+    assert _diffs(store_url) == []
+
+
+# ---------------------------------------------------------------- 0003: subscription renewals
+
+def test_0003_down_and_up_again_keeps_the_subscriptions(store_url, run):
+    from alembic import command
+    from sqlalchemy import inspect
+
+    created = run("client", "create", "--name", "Kept", "--owner-name", "K",
+                  "--owner-email", "k@kept.example", "-o", "json")
+    assert created.exit_code == 0, created.stderr
+    sub = run("subscription", "create", created.json["uid"], "--plan", "business-location",
+              "--quantity", "3", "-o", "json")
+    assert sub.exit_code == 0, sub.stderr
+    store = Store(store_url, check_schema=False)
+    try:
+        with store.engine.begin() as conn:
+            command.downgrade(migrate.alembic_config(conn), "0002")
+            assert "next_unit_cents" not in {c["name"] for c in
+                                             inspect(conn).get_columns("subscription")}
+        assert migrate.upgrade(store) == ("0002", "0003")
+    finally:
+        store.dispose()
+    shown = run("subscription", "show", sub.json["id"], "-o", "json")
+    assert shown.exit_code == 0, shown.stderr
+    assert (shown.json["quantity"], shown.json["status"]) == (3, "pending")
     assert _diffs(store_url) == []

@@ -12,8 +12,8 @@ from resellctl.cli.output import Format, emit, neutralise
 
 ADMIN = "admin@vendor.example"
 ANSI = "\x1b["
-SETTINGS = {"trial_days": 21, "approval_base_url": "https://partners.example.com/approve",
-            "support_base_url": "https://app.example.com/support", "approval_ttl": "7d",
+SETTINGS = {"trial_days": 21, "approval_base_url": "http://127.0.0.1:8600/approve",
+            "support_base_url": "http://127.0.0.1:8600/support", "approval_ttl": "7d",
             "support_session_max_ttl": "8h", "currency": "USD"}
 
 

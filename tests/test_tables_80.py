@@ -79,10 +79,18 @@ def channel(run):  # noqa: ANN001, ANN201
     ok(run("client", "usage", uids[1], "--seats-used", "12", "-o", "json"))
     ok(run("client", "edit", uids[0], "--stage", "active", "-o", "json"))
     ok(run("client", "deactivate", uids[2], "-o", "json"))
-    return {"uids": uids}
+    sub = ok(run("subscription", "create", uids[0], "--plan", "business-location",
+                 "--quantity", "12", "-o", "json"))
+    ok(run("subscription", "activate", sub["id"], "-o", "json"))
+    ok(run("subscription", "create", uids[1], "--plan", "enterprise", "--quantity", "3",
+           "--unit-price", "1234.50", "--interval", "yearly", "-o", "json"))
+    approval = ok(run("approval", "create", uids[0], "-r", "beta", "-o", "json"))
+    ok(run("support", "open", uids[0], "--reason", "ticket 4411: the owner cannot log in "
+           "since the password reset", "-o", "json"))
+    return {"uids": uids, "sub": sub["id"], "approval": approval["id"]}
 
 
-def commands(uids: list[str]) -> list[list[str]]:
+def commands(uids: list[str], sub: str, approval: str) -> list[list[str]]:
     acme = "acme-security-distribution"
     return [
         ["whoami"], ["user", "list"], ["user", "show", OWNER], ["settings", "show"],
@@ -93,11 +101,16 @@ def commands(uids: list[str]) -> list[list[str]]:
         ["client", "list", "-r", acme], ["client", "show", uids[0]],
         ["subscription", "plans", "list"], ["subscription", "plans", "show", "business-location"],
         ["audit", "list", "--limit", "30"], ["context", "list"], ["context", "show"],
-        ["db", "status"],
+        ["db", "status"], ["subscription", "list"], ["subscription", "show", sub],
+        ["subscription", "quote", "--plan", "business-location", "--quantity", "45"],
+        ["subscription", "quote", "--plan", "enterprise", "--quantity", "3"],
+        ["subscription", "sweep"], ["approval", "list"], ["approval", "show", approval],
+        ["support", "list"],
     ]
 
 
-IDENTIFIER = re.compile(r"[\w.+-]+@[\w.-]+\.[a-z]{2,}\b|cl_[0-9a-f]{20}|acme-security-distribution")
+IDENTIFIER = re.compile(r"[\w.+-]+@[\w.-]+\.[a-z]{2,}\b|cl_[0-9a-f]{20}"
+                        r"|(?:sub|apr|sup)_[0-9a-f]{17}|acme-security-distribution")
 
 
 def assert_whole(identifier: str, line: str, shown: str) -> None:
@@ -112,7 +125,7 @@ def assert_whole(identifier: str, line: str, shown: str) -> None:
 def test_every_list_and_show_fits_80_columns_and_keeps_identifiers_whole(
         run, channel, store_url, tmp_path: Path) -> None:  # noqa: ANN001
     env = clean_env(tmp_path, RESELLCTL_DATABASE_URL=store_url, RESELLCTL_ACTOR=ADMIN)
-    todo = commands(channel["uids"])
+    todo = commands(channel["uids"], channel["sub"], channel["approval"])
     with ThreadPoolExecutor(4) as pool:
         tables = list(pool.map(lambda args: in_terminal(args, env), todo))
     for args, table in zip(todo, tables, strict=True):
@@ -137,13 +150,15 @@ def test_amounts_words_and_nested_values_read_as_people_write_them(
     assert reseller[0].split() == ["Slug", "Name", "Active", "Licences", "Balance", "Clients"]
     assert reseller[1].split() == ["used/total"]
     assert reseller[2].startswith(f"{acme}  Acme Secur")
-    assert reseller[2].split()[-4:] == ["yes", "2/43", "$12,270.67", "3"]
+    assert reseller[2].split()[-4:] == ["yes", "2/43", "$12,090.67", "3"]
     history = in_terminal(["reseller", "balance", "history", acme], env).splitlines()
     assert history[0].split()[:4] == ["At", "Kind", "Amount", "Balance"]
-    assert re.search(r"license_purchase +-\$75\.00 +\$12,270\.67  3 licences at \$2", history[1])
+    assert re.search(r"activation +-\$180\.00 +\$12,090\.67  Business Locatio",
+                     history[1])
+    assert re.search(r"license_purchase +-\$75\.00 +\$12,270\.67  3 licences at \$2", history[2])
     piped = run("reseller", "balance", "history", acme).stdout  # not cut off a terminal
     assert "3 licences at $25.00" in piped
-    assert "$12,345.67" in history[2]
+    assert "$12,345.67" in history[3]
     user = in_terminal(["user", "show", OWNER], env)
     assert re.search(r"^Super admin +no$", user, re.M), user
     assert re.search(r"^Resellers +acme-security-distribution \(admin\)$", user, re.M), user
@@ -156,7 +171,7 @@ def test_amounts_words_and_nested_values_read_as_people_write_them(
     assert re.search(r"^Support access +On$", show, re.M), show
     assert re.search(r"^Seats allocated +10$", show, re.M), show
     # json keeps the keys and the cents
-    assert ok(run("reseller", "show", acme, "-o", "json"))["balance_cents"] == 1227067
+    assert ok(run("reseller", "show", acme, "-o", "json"))["balance_cents"] == 1209067
 
 
 def test_a_super_admin_listing_every_reseller_sees_a_reseller_column(

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 ADMIN = "admin@vendor.example"
-DEFAULTS = {"trial_days": 21, "approval_base_url": "https://partners.example.com/approve",
-            "support_base_url": "https://app.example.com/support", "approval_ttl": "7d",
+DEFAULTS = {"trial_days": 21, "approval_base_url": "http://127.0.0.1:8600/approve",
+            "support_base_url": "http://127.0.0.1:8600/support", "approval_ttl": "7d",
             "support_session_max_ttl": "8h", "currency": "USD"}
 
 
@@ -106,6 +106,8 @@ def test_non_super_admin_sees_only_themselves(run):
     ("trial_days", "365", 365),
     ("approval_base_url", "https://partners.acme.example/approve/", "https://partners.acme.example/approve"),
     ("support_base_url", "https://app.acme.example/support", "https://app.acme.example/support"),
+    ("support_base_url", "http://localhost:8600/support/", "http://localhost:8600/support"),
+    ("approval_base_url", "http://[::1]:8600/approve", "http://[::1]:8600/approve"),
     ("approval_ttl", "3d", "3d"),
     ("approval_ttl", "48h", "2d"),
     ("support_session_max_ttl", "90m", "90m"),
@@ -123,6 +125,7 @@ def test_settings_set_valid_values(key, value, stored):
     ("trial_days", "abc"), ("trial_days", "²"), ("trial_days", ""),
     ("approval_base_url", "http://partners.example.com"), ("approval_base_url", "partners"),
     ("support_base_url", "ftp://x.example"), ("support_base_url", "https://"),
+    ("support_base_url", "http://10.0.0.1/support"), ("approval_base_url", "http://[::1"),
     ("approval_ttl", "7"), ("approval_ttl", "0d"), ("approval_ttl", "1y"),
     ("support_session_max_ttl", "-1h"), ("support_session_max_ttl", "eight hours"),
     ("currency", "US"), ("currency", "USDX"), ("currency", "U5D"), ("currency", "ÜSD"),

@@ -208,6 +208,7 @@ def root(
 
 def _register() -> None:
     from resellctl.cli import (
+        approval,
         audit,
         client,
         context,
@@ -217,6 +218,7 @@ def _register() -> None:
         settings,
         setup,
         subscription,
+        support,
         user,
     )
 
@@ -229,6 +231,8 @@ def _register() -> None:
     app.add_typer(license.app, name="license")
     app.add_typer(client.app, name="client")
     app.add_typer(subscription.app, name="subscription")
+    app.add_typer(approval.app, name="approval")
+    app.add_typer(support.app, name="support")
     app.add_typer(audit.app, name="audit")
 
 

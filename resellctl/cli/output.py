@@ -73,6 +73,9 @@ LABELS = {
     "next_tier_total_cents": "Next tier total", "database_url": "Store", "db": "Store",
     "seats_allocated": "Seats allocated", "entry_kind": "Entry",
     "entry_amount_cents": "Amount", "entry_id": "Entry ID", "custom": "Custom price",
+    "period_cents": "Period price", "mrr_cents": "MRR", "current_period_end": "Period ends",
+    "next_period_cents": "Next period price", "next_unit_cents": "Next unit price",
+    "next_tier_unit_cents": "Next tier unit price", "change_at_renewal": "Change at renewal",
 }
 WORDS = {"uid": "UID", "id": "ID", "url": "URL", "email": "e-mail", "mrr": "MRR",
          "arr": "ARR", "ttl": "TTL", "license": "licence", "licenses": "licences"}

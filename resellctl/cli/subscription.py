@@ -1,4 +1,4 @@
-"""`subscription ...`: the price catalog (plans) for now; subscriptions come next."""
+"""`subscription ...`: subscriptions billed from the reseller balance, and the catalog."""
 
 from __future__ import annotations
 
@@ -7,8 +7,16 @@ from typing import Annotated
 
 import typer
 
-from resellctl.cli.options import Output
-from resellctl.cli.output import Col, Format, emit, tiers
+from resellctl.cli.options import (
+    IdempotencyKey,
+    Output,
+    ResellerOpt,
+    Yes,
+    confirm,
+    limit_option,
+    offset_option,
+)
+from resellctl.cli.output import Col, Format, Whole, emit, tiers
 from resellctl.cli.state import state
 
 app = typer.Typer(help="Subscriptions and the price catalog.", no_args_is_help=True)
@@ -73,3 +81,210 @@ def plans_load(
     except (FileNotFoundError, IsADirectoryError, UnicodeDecodeError) as exc:
         raise Invalid(f"cannot read {file}: {exc}", code="file_not_found") from exc
     emit(catalog.load(state(ctx).ctx(), text, str(file)), output)
+
+
+# ---------------------------------------------------------------- subscriptions
+
+SubId = Annotated[str, typer.Argument(metavar="ID", help="Subscription id (sub_...).")]
+Interval = Annotated[str | None, typer.Option(
+    help="monthly, quarterly, biannual or yearly (those the plan offers; default monthly).")]
+
+
+def _subscriptions():  # noqa: ANN202
+    from resellctl.domain import subscriptions
+
+    return subscriptions
+
+
+def _product(row: dict) -> list[str]:
+    return [f"{row['plan_name']} × {row['quantity']}", Whole(row["id"])]
+
+
+def _state_lines(row: dict) -> list[str]:
+    """Status, interval, and the date the period ends (renews, or ends without renewal)."""
+    end = row["current_period_end"]
+    if row["status"] in ("active", "paused") and end:
+        end = end if row["auto_renew"] else f"ends {end}"
+    elif row["status"] in ("cancelled", "expired") and end:
+        end = f"ended {end}"
+    else:
+        end = "" if row["status"] == "pending" else (end or "")
+    return [row["status"], row["interval"], end]
+
+
+LISTED = [Col("product", "Product\nID", get=_product),
+          Col("client", "Client\nOwner e-mail",
+              get=lambda r: [r["client_name"], Whole(r["owner_email"])]),
+          Col("status", "Status\nInterval\nRenews on", "ident", _state_lines),
+          Col("period_cents", "Period\nprice", "money", optional=True),
+          Col("activated_at", "Activated", "date", optional=True)]
+
+
+@app.command()
+def quote(
+    ctx: typer.Context,
+    plan: Annotated[str, typer.Option(help="Plan code.")],
+    quantity: Annotated[int, typer.Option(help="Seats or systems to cover.")],
+    interval: Interval = None,
+    output: Output = Format.table,
+) -> None:
+    """Price a plan for a quantity: tier, unit and period price, MRR, the next cheaper tier.
+
+    \b
+    Example: resellctl subscription quote --plan business-location --quantity 45
+    """
+    emit(_subscriptions().quote(state(ctx).ctx(), plan, quantity, interval), output)
+
+
+@app.command()
+def create(
+    ctx: typer.Context,
+    client: Annotated[str, typer.Argument(metavar="CLIENT", help="Client uid.")],
+    plan: Annotated[str, typer.Option(help="Plan code.")],
+    quantity: Annotated[int, typer.Option(help="Seats or systems.")],
+    interval: Interval = None,
+    unit_price: Annotated[str | None, typer.Option(
+        help="Unit price per period, for custom plans (e.g. 99.50).")] = None,
+    support_type: Annotated[str | None, typer.Option(
+        help="vendor or partner: changes the client's support type too.")] = None,
+    auto_renew: Annotated[bool, typer.Option(
+        "--auto-renew/--no-auto-renew", help="Renew by the sweep when the period ends.")
+                          ] = True,
+    output: Output = Format.table,
+) -> None:
+    """Create a pending subscription; its unit price is locked now from the catalog tier.
+
+    \b
+    Example: resellctl subscription create cl_1a2b3c4d5e6f --plan business-location --quantity 12
+    """
+    from resellctl.domain import money
+
+    cents = money.parse_amount(unit_price, field="--unit-price") if unit_price else None
+    emit(_subscriptions().create(state(ctx).ctx(), client, plan, quantity, interval=interval,
+                                 unit_cents=cents, support_type=support_type,
+                                 auto_renew=auto_renew), output)
+
+
+@app.command()
+def activate(ctx: typer.Context, sub_id: SubId, idempotency_key: IdempotencyKey = None,
+             output: Output = Format.table) -> None:
+    """Charge the first period to the reseller's balance and start the subscription.
+
+    \b
+    Example: resellctl subscription activate sub_0193c2d4e5f6a7b8c --idempotency-key ORDER-77
+    """
+    emit(_subscriptions().activate(state(ctx).ctx(), sub_id, idempotency_key), output)
+
+
+@app.command()
+def renew(ctx: typer.Context, sub_id: SubId, idempotency_key: IdempotencyKey = None,
+          output: Output = Format.table) -> None:
+    """Charge the next period now (from the old end; from today when expired).
+
+    \b
+    Example: resellctl subscription renew sub_0193c2d4e5f6a7b8c
+    """
+    emit(_subscriptions().renew(state(ctx).ctx(), sub_id, idempotency_key), output)
+
+
+@app.command()
+def pause(ctx: typer.Context, sub_id: SubId, output: Output = Format.table) -> None:
+    """Pause an active subscription (no charge, no refund).
+
+    \b
+    Example: resellctl subscription pause sub_0193c2d4e5f6a7b8c
+    """
+    emit(_subscriptions().pause(state(ctx).ctx(), sub_id), output)
+
+
+@app.command()
+def resume(ctx: typer.Context, sub_id: SubId, output: Output = Format.table) -> None:
+    """Resume a paused subscription (no charge).
+
+    \b
+    Example: resellctl subscription resume sub_0193c2d4e5f6a7b8c
+    """
+    emit(_subscriptions().resume(state(ctx).ctx(), sub_id), output)
+
+
+@app.command()
+def cancel(ctx: typer.Context, sub_id: SubId, yes: Yes = False,
+           output: Output = Format.table) -> None:
+    """Cancel a subscription: it ends now, with no refund.
+
+    \b
+    Example: resellctl subscription cancel sub_0193c2d4e5f6a7b8c --yes
+    """
+    confirm(f"Cancel subscription {sub_id}? It ends now, with no refund.", yes)
+    emit(_subscriptions().cancel(state(ctx).ctx(), sub_id), output)
+
+
+@app.command()
+def edit(
+    ctx: typer.Context,
+    sub_id: SubId,
+    quantity: Annotated[int | None, typer.Option(help="New quantity.")] = None,
+    interval: Interval = None,
+    auto_renew: Annotated[bool | None, typer.Option(
+        "--auto-renew/--no-auto-renew", help="Renew by the sweep when the period ends.",
+        show_default=False)] = None,
+    output: Output = Format.table,
+) -> None:
+    """Change quantity, interval or auto-renew; on an active subscription quantity and
+    interval take effect at the next renewal (`show` says what it will cost).
+
+    \b
+    Example: resellctl subscription edit sub_0193c2d4e5f6a7b8c --quantity 20 --interval yearly
+    """
+    emit(_subscriptions().edit(state(ctx).ctx(), sub_id, quantity=quantity, interval=interval,
+                               auto_renew=auto_renew), output)
+
+
+@app.command("list")
+def list_(
+    ctx: typer.Context,
+    client: Annotated[str | None, typer.Option(help="Only this client's (uid).")] = None,
+    reseller: ResellerOpt = None,
+    status: Annotated[str | None, typer.Option(
+        help="pending, active, paused, cancelled or expired.")] = None,
+    renewing_within: Annotated[str | None, typer.Option(
+        help="Only active ones whose period ends within this duration (e.g. 30d).")] = None,
+    limit: Annotated[int | None, limit_option("At most N subscriptions.")] = None,
+    offset: Annotated[int, offset_option()] = 0,
+    output: Output = Format.table,
+) -> None:
+    """List the activated products: product, client, status, interval, period price,
+    renewal date; soonest renewal first.
+
+    \b
+    Example: resellctl subscription list -r acme --renewing-within 30d
+    """
+    subs = _subscriptions()
+    current = state(ctx)
+    rows = subs.iter_subscriptions(current.ctx(), client=client,
+                                   reseller=current.reseller(reseller), status=status,
+                                   renewing_within=renewing_within, limit=limit, offset=offset)
+    emit(rows, output, columns=list(subs.OUTPUT), table=LISTED)
+
+
+@app.command()
+def show(ctx: typer.Context, sub_id: SubId, output: Output = Format.table) -> None:
+    """Show one subscription, and what its next period will cost.
+
+    \b
+    Example: resellctl subscription show sub_0193c2d4e5f6a7b8c
+    """
+    emit(_subscriptions().show(state(ctx).ctx(), sub_id), output)
+
+
+@app.command()
+def sweep(ctx: typer.Context, output: Output = Format.table) -> None:
+    """Renew or expire every active subscription whose period has ended (cron, super admin).
+
+    Renews while the reseller's balance covers each period (catching up period by
+    period); expires the rest. Idempotent per day.
+
+    \b
+    Example: resellctl subscription sweep -o json
+    """
+    emit(_subscriptions().sweep(state(ctx).ctx()), output)

@@ -654,6 +654,9 @@ def _writable(conn: Connection, actor: Actor, uid: str, what: str) -> Any:
     return row
 
 
+writable = _writable  # the same checks and lock order for the subscriptions of a client
+
+
 def stage_values(row: Any, stage: str, *, force: bool, actor: Actor, now: datetime,
                  trial_days: int) -> dict:
     """The column changes for a stage move, after checking the allowed moves."""
@@ -718,6 +721,18 @@ def _support_edit(conn: Connection, row: Any, fields: dict) -> dict:
         select(RESELLER.c.partner_supported).where(RESELLER.c.id == row.reseller_id)).scalar())
     return merge_support(row, fields.get("support_type"), fields.get("support_access"),
                          partner_ok)
+
+
+def change_support(conn: Connection, actor: Actor, row: Any, support_type: str) -> None:
+    """Set a client's support type as `client edit --support-type` does (subscriptions)."""
+    values = _support_edit(conn, row, {"support_type": support_type})
+    changed = {k: v for k, v in values.items() if getattr(row, k) != v}
+    if not changed:
+        return
+    conn.execute(update(CLIENT).where(CLIENT.c.id == row.id)
+                 .values(**changed, updated_at=clock.now()))
+    audit.record(conn, actor, "client.edit", "client", row.uid, reseller_id=row.reseller_id,
+                 before={k: getattr(row, k) for k in changed}, after=changed)
 
 
 def merge_support(row: Any, kind: str | None, access: bool | None, partner_ok: bool) -> dict:

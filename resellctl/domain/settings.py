@@ -37,14 +37,15 @@ def _currency(text: str) -> str:
 
 
 def _base_url(key: str) -> Callable[[str], str]:
-    return lambda text: validate.https_url(text, key).rstrip("/")
+    return lambda text: validate.https_url(text, key, loopback_http=True).rstrip("/")
 
 
 # key -> (default, validator that returns the canonical text)
 SETTINGS: dict[str, tuple[str, Callable[[str], str]]] = {
     "trial_days": ("21", _trial_days),
-    "approval_base_url": ("https://partners.example.com/approve", _base_url("approval_base_url")),
-    "support_base_url": ("https://app.example.com/support", _base_url("support_base_url")),
+    # unset: the pages of a local `resellctl serve` (CLI.md); production sets its address
+    "approval_base_url": ("http://127.0.0.1:8600/approve", _base_url("approval_base_url")),
+    "support_base_url": ("http://127.0.0.1:8600/support", _base_url("support_base_url")),
     "approval_ttl": ("7d", _duration("approval_ttl")),
     "support_session_max_ttl": ("8h", _duration("support_session_max_ttl")),
     "currency": ("USD", _currency),

@@ -55,13 +55,25 @@ def phone(value: str | None) -> str | None:
     return text
 
 
-def https_url(value: str, field: str) -> str:
+LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+def https_url(value: str, field: str, *, loopback_http: bool = False) -> str:
+    """An https URL (or, with loopback_http, http to this machine: `serve`'s pages)."""
     from urllib.parse import urlsplit
 
     text = (value or "").strip()
-    parts = urlsplit(text)
-    if parts.scheme != "https" or not parts.hostname or " " in text or len(text) > 2000:
-        raise Invalid(f"{field} `{value}` must be an https:// URL", code="invalid_url")
+    try:
+        parts = urlsplit(text)
+        host = parts.hostname
+    except ValueError:
+        parts, host = None, None
+    local = loopback_http and parts is not None and parts.scheme == "http" and host in LOOPBACK
+    if (not (local or (parts and parts.scheme == "https")) or not host or " " in text
+            or len(text) > 2000):
+        raise Invalid(f"{field} `{value}` must be an https:// URL"
+                      + (" (or http:// to 127.0.0.1 or localhost)" if loopback_http else ""),
+                      code="invalid_url")
     return text
 
 

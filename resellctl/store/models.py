@@ -125,7 +125,9 @@ class Plan(SQLModel, table=True):
 
 class Subscription(SQLModel, table=True):
     __tablename__ = "subscription"
-    __table_args__ = (CheckConstraint("quantity > 0", name="ck_subscription_quantity"),)
+    __table_args__ = (CheckConstraint("quantity > 0", name="ck_subscription_quantity"),
+                      Index("ix_subscription_status_period_end", "status",
+                            "current_period_end"))
     id: str = Field(primary_key=True, max_length=32)
     client_id: int = Field(foreign_key="client.id", index=True)
     reseller_id: int | None = Field(default=None, foreign_key="reseller.id", index=True)
@@ -140,6 +142,7 @@ class Subscription(SQLModel, table=True):
     current_period_end: date | None = None
     next_quantity: int | None = None
     next_interval: str | None = Field(default=None, max_length=16)
+    next_unit_cents: int | None = None  # the price of a change that waits for the renewal
     activated_at: datetime | None = Instant(default=None)
     created_at: datetime = Instant()
     updated_at: datetime = Instant()

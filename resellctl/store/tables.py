@@ -236,10 +236,12 @@ subscription = Table(
     Column('current_period_end', Date(), nullable=True),
     Column('next_quantity', Integer(), nullable=True),
     Column('next_interval', String(16), nullable=True),
+    Column('next_unit_cents', Integer(), nullable=True),
     Column('activated_at', UTCDateTime(), nullable=True),
     Column('created_at', UTCDateTime(), nullable=False),
     Column('updated_at', UTCDateTime(), nullable=False),
     CheckConstraint('quantity > 0', name='ck_subscription_quantity'),
+    Index('ix_subscription_status_period_end', 'status', 'current_period_end', unique=False),
 )
 
 support_session = Table(

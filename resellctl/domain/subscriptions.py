@@ -1,0 +1,625 @@
+"""Subscriptions: a client's plan, billed per period from its reseller's balance.
+
+A subscription is created `pending` with its unit price locked from the catalog
+tier its quantity picks; `activate` charges the first period through the ledger
+in the same transaction as the status change; `renew` and the cron `sweep`
+charge the next ones. Period ends are calendar months from the start date, the
+day clamped to the month (Jan 31 + 1 month = Feb 28/29, + 2 months = Mar 31).
+"""
+
+from __future__ import annotations
+
+import calendar
+import heapq
+from collections.abc import Iterable, Iterator
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy.engine import Connection
+
+from resellctl.domain import (
+    audit,
+    catalog,
+    clock,
+    durations,
+    idempotency,
+    ledger,
+    money,
+    tokens,
+    validate,
+)
+from resellctl.domain.access import (
+    RESELLER,
+    Actor,
+    load_actor,
+    require_role,
+    require_super_admin,
+    reseller_row,
+)
+from resellctl.domain.context import Ctx
+from resellctl.domain.errors import Conflict, Invalid, NotFound, UsageError
+from resellctl.store import tables
+
+SUB = tables.subscription
+CLIENT = tables.client
+PLAN = tables.plan
+LEDGER = tables.ledger_entry
+MONTHS = catalog.INTERVALS
+STATUSES = ("pending", "active", "paused", "cancelled", "expired")
+NEXT_TIER_REACH = 4  # like licences: suggest a tier a quarter more units away at most
+OUTPUT = ("id", "client", "client_name", "owner_email", "reseller", "plan", "plan_name",
+          "quantity", "interval", "unit_cents", "period_cents", "mrr_cents", "status",
+          "auto_renew", "start_date", "current_period_end", "activated_at", "created_at")
+
+
+# ---------------------------------------------------------------- arithmetic
+
+
+def add_months(day: date, months: int, anchor: int | None = None) -> date:
+    """`day` moved by whole calendar months; the day of month is `anchor` (default:
+    `day`'s own), clamped to the month's length, so a period that started on the 31st
+    ends on the 31st whenever the month has one."""
+    year, index = divmod(day.month - 1 + months, 12)
+    year += day.year
+    last = calendar.monthrange(year, index + 1)[1]
+    return date(year, index + 1, min(anchor or day.day, last))
+
+
+def period_end(start: date, interval: str, periods: int = 1) -> date:
+    """The end of `periods` periods of `interval` from `start` (anchored on its day)."""
+    return add_months(start, MONTHS[interval] * periods, start.day)
+
+
+def mrr_of(period_cents: int, interval: str) -> int:
+    """One subscription's MRR, rounded half-even (for display; sums use total_mrr)."""
+    return money.round_half_even(period_cents, MONTHS[interval])
+
+
+def total_mrr(items: Iterable[tuple[int, str]]) -> int:
+    """MRR of (period_cents, interval) pairs: exact sum, rounded half-even once at the end
+    (RULES.md); ARR is 12 × this."""
+    twelfths = sum(cents * (12 // MONTHS[interval]) for cents, interval in items)
+    return money.round_half_even(twelfths, 12)
+
+
+def tier_price(tiers: list[dict], quantity: int) -> dict:
+    """The tier the quantity picks, and the next cheaper tier when it is close."""
+    tier = catalog.tier_for(tiers, quantity)
+    result = {"tier_min": tier["min"], "unit_cents": tier["unit_cents"],
+              "next_tier_min": None, "next_tier_unit_cents": None}
+    higher = [t for t in tiers if t["min"] > quantity and t["unit_cents"] < tier["unit_cents"]]
+    if higher and (higher[0]["min"] - quantity) * NEXT_TIER_REACH <= quantity:
+        result["next_tier_min"] = higher[0]["min"]
+        result["next_tier_unit_cents"] = higher[0]["unit_cents"]
+    return result
+
+
+# ---------------------------------------------------------------- the catalog side
+
+
+def _plan(conn: Connection, code: str) -> Any:
+    row = conn.execute(select(PLAN).where(PLAN.c.code == code)).first()
+    if row is None:
+        raise NotFound(f"plan `{code}` not found", code="plan_not_found",
+                       hint="run `resellctl subscription plans list`")
+    return row
+
+
+def offered(plan: Any) -> list[str]:
+    """The intervals a plan offers: those it prices; a custom plan offers them all."""
+    return list(MONTHS) if plan.custom else [i for i in MONTHS if i in (plan.prices or {})]
+
+
+def _interval(plan: Any, interval: str | None) -> str:
+    choices = offered(plan)
+    if interval is None:
+        return "monthly" if "monthly" in choices else choices[0]
+    if interval not in choices:
+        raise Invalid(f"plan `{plan.code}` does not offer `{interval}`; it offers "
+                      + ", ".join(choices), code="interval_not_offered")
+    return interval
+
+
+def _unit(plan: Any, interval: str, quantity: int, unit_cents: int | None) -> int:
+    """The unit price locked for a new quantity/interval."""
+    if plan.custom:
+        if unit_cents is None:
+            raise Invalid(f"plan `{plan.code}` is custom: give the contract's --unit-price",
+                          code="unit_price_required")
+        return unit_cents
+    if unit_cents is not None:
+        raise Invalid(f"plan `{plan.code}` is priced by the catalog; --unit-price is only "
+                      "for custom plans", code="unit_price_not_allowed")
+    return tier_price(plan.prices[interval], quantity)["unit_cents"]
+
+
+def quote(ctx: Ctx, plan_code: str, quantity: int, interval: str | None = None) -> dict:
+    """Price QUANTITY units of a plan: the tier, unit and period price, MRR, next tier."""
+    validate.positive(quantity, "--quantity")
+    with ctx.store.read() as conn:
+        load_actor(conn, ctx.actor)
+        plan = _plan(conn, plan_code)
+        interval = _interval(plan, interval)
+        currency = ledger.store_currency(conn)
+    result: dict[str, Any] = {"plan": plan.code, "plan_name": plan.name, "quantity": quantity,
+                              "interval": interval, "custom": plan.custom}
+    if plan.custom:
+        return {**result, "tier_min": None, "unit_cents": None, "period_cents": None,
+                "mrr_cents": None, "currency": currency, "next_tier_min": None,
+                "next_tier_unit_cents": None, "note": "custom plan: priced per contract"}
+    tier = tier_price(plan.prices[interval], quantity)
+    period = quantity * tier["unit_cents"]
+    return {**result, "tier_min": tier["tier_min"], "unit_cents": tier["unit_cents"],
+            "period_cents": period, "mrr_cents": mrr_of(period, interval),
+            "currency": currency, "next_tier_min": tier["next_tier_min"],
+            "next_tier_unit_cents": tier["next_tier_unit_cents"]}
+
+
+# ---------------------------------------------------------------- reading
+
+def _columns() -> list:
+    return [SUB, CLIENT.c.uid.label("client_uid"), CLIENT.c.name.label("client_name"),
+            CLIENT.c.owner_email.label("owner_email"), RESELLER.c.slug.label("reseller_slug")]
+
+
+def _joined():  # noqa: ANN202
+    return (SUB.join(CLIENT, CLIENT.c.id == SUB.c.client_id)
+            .outerjoin(RESELLER, RESELLER.c.id == SUB.c.reseller_id))
+
+
+def sub_dict(row: Any) -> dict:
+    period = row.quantity * row.unit_cents
+    return {"id": row.id, "client": row.client_uid, "client_name": row.client_name,
+            "owner_email": row.owner_email, "reseller": row.reseller_slug,
+            "plan": row.plan_code, "plan_name": row.plan_name, "quantity": row.quantity,
+            "interval": row.interval, "unit_cents": row.unit_cents, "period_cents": period,
+            "mrr_cents": mrr_of(period, row.interval), "status": row.status,
+            "auto_renew": row.auto_renew,
+            "start_date": row.start_date.isoformat() if row.start_date else None,
+            "current_period_end": (row.current_period_end.isoformat()
+                                   if row.current_period_end else None),
+            "activated_at": clock.iso(row.activated_at), "created_at": clock.iso(row.created_at)}
+
+
+def detail(row: Any) -> dict:
+    """`show`: the subscription and what its next period will cost."""
+    quantity = row.next_quantity or row.quantity
+    interval = row.next_interval or row.interval
+    unit = row.next_unit_cents if row.next_unit_cents is not None else row.unit_cents
+    changes = row.next_quantity is not None or row.next_interval is not None
+    return {**sub_dict(row), "next_quantity": quantity, "next_interval": interval,
+            "next_unit_cents": unit, "next_period_cents": quantity * unit,
+            "change_at_renewal": changes}
+
+
+def _row(conn: Connection, actor: Actor, sub_id: str, *, for_update: bool = False) -> Any:
+    """A subscription the actor can see (another reseller's reads as not found)."""
+    query = select(*_columns()).select_from(_joined()).where(SUB.c.id == sub_id)
+    if for_update and conn.dialect.name == "postgresql":
+        query = query.with_for_update(of=SUB)
+    row = conn.execute(query).first()
+    if row is None or not (actor.is_super_admin or row.reseller_id in actor.roles):
+        raise NotFound(f"subscription `{sub_id}` not found", code="subscription_not_found",
+                       hint="run `resellctl subscription list`")
+    return row
+
+
+def _writable(conn: Connection, actor: Actor, sub_id: str, what: str) -> Any:
+    row = _row(conn, actor, sub_id, for_update=True)
+    if row.reseller_id is None:
+        require_super_admin(actor, what)
+    else:
+        require_role(actor, row.reseller_id, "admin", what)
+    return row
+
+
+def _reread(conn: Connection, actor: Actor, sub_id: str) -> Any:
+    return _row(conn, actor, sub_id)
+
+
+def show(ctx: Ctx, sub_id: str) -> dict:
+    with ctx.store.read() as conn:
+        return detail(_row(conn, load_actor(conn, ctx.actor), sub_id))
+
+
+def _status(status: str | None) -> str | None:
+    if status is not None and status not in STATUSES:
+        raise Invalid(f"unknown status `{status}`; statuses: " + ", ".join(STATUSES),
+                      code="invalid_status")
+    return status
+
+
+def iter_subscriptions(ctx: Ctx, *, client: str | None = None, reseller: str | None = None,
+                       status: str | None = None, renewing_within: str | None = None,
+                       limit: int | None = None, offset: int = 0) -> Iterator[dict]:
+    """The activated-products list, scoped like clients, soonest renewal first."""
+    status = _status(status)
+    window = durations.parse(renewing_within, "--renewing-within") if renewing_within else None
+    with ctx.store.read() as conn:
+        actor = load_actor(conn, ctx.actor)
+        query = select(*_columns()).select_from(_joined())
+        if not actor.is_super_admin:
+            query = query.where(SUB.c.reseller_id.in_(list(actor.roles)))
+        if reseller:
+            query = query.where(SUB.c.reseller_id == reseller_row(conn, actor, reseller).id)
+        if client:
+            from resellctl.domain.clients import client_row
+
+            query = query.where(SUB.c.client_id == client_row(conn, actor, client).id)
+        if status:
+            query = query.where(SUB.c.status == status)
+        if window is not None:
+            until = clock.today() + timedelta(days=window.days)
+            query = query.where(SUB.c.status == "active", SUB.c.current_period_end <= until)
+        query = query.order_by(SUB.c.current_period_end.is_(None), SUB.c.current_period_end,
+                               SUB.c.id).offset(offset)
+        if limit is not None:
+            query = query.limit(limit)
+        rows = conn.execute(query).all()
+    return map(sub_dict, rows)
+
+
+# ---------------------------------------------------------------- changes
+
+
+def _event(conn: Connection, actor: Actor | str, action: str, row: Any, before: dict | None,
+           after: dict | None, **extra: Any) -> None:
+    audit.record(conn, actor, action, "subscription", row.id, reseller_id=row.reseller_id,
+                 before=before, after=after, extra={"client": row.client_uid, **extra})
+
+
+def _state(row: Any) -> dict:
+    """The audited fields of a subscription row."""
+    return {"status": row.status, "quantity": row.quantity, "interval": row.interval,
+            "unit_cents": row.unit_cents, "auto_renew": row.auto_renew,
+            "start_date": row.start_date, "current_period_end": row.current_period_end,
+            "next_quantity": row.next_quantity, "next_interval": row.next_interval,
+            "next_unit_cents": row.next_unit_cents}
+
+
+def create(ctx: Ctx, uid: str, plan_code: str, quantity: int, *, interval: str | None = None,
+           unit_cents: int | None = None, support_type: str | None = None,
+           auto_renew: bool = True) -> dict:
+    """A pending subscription for a client, its unit price locked from the catalog."""
+    from resellctl.domain import clients
+
+    validate.positive(quantity, "--quantity")
+    if unit_cents is not None and unit_cents < 0:
+        raise Invalid("--unit-price must not be negative", code="invalid_amount")
+    with ctx.store.write() as conn:
+        actor = load_actor(conn, ctx.actor)
+        client = clients.writable(conn, actor, uid, "create subscriptions")
+        if client.status != "active":
+            raise Conflict(f"client `{uid}` is deactivated", code="client_inactive",
+                           hint=f"reactivate it first: `resellctl client reactivate {uid}`")
+        plan = _plan(conn, plan_code)
+        interval = _interval(plan, interval)
+        unit = _unit(plan, interval, quantity, unit_cents)
+        if support_type is not None:
+            clients.change_support(conn, actor, client, support_type)
+        now, sub_id = clock.now(), tokens.new_id("sub")
+        conn.execute(insert(SUB).values(
+            id=sub_id, client_id=client.id, reseller_id=client.reseller_id,
+            plan_code=plan.code, plan_name=plan.name, quantity=quantity, interval=interval,
+            unit_cents=unit, status="pending", auto_renew=auto_renew, created_at=now,
+            updated_at=now))
+        row = _reread(conn, actor, sub_id)
+        _event(conn, actor, "subscription.create", row, None, _state(row), plan=plan.code)
+        return detail(row)
+
+
+def reference(plan_name: str, quantity: int, start: date, end: date) -> str:
+    """A charge's ledger reference: `Business Location × 10, 2026-12-03 → 2027-01-03`."""
+    return f"{plan_name} × {quantity}, {start} → {end}"
+
+
+def _charge(conn: Connection, row: Any, kind: str, quantity: int, amount: int, actor: str,
+            start: date, end: date) -> None:
+    """Take a period's price from the reseller's balance (exit 7 when short); a direct
+    client has no reseller balance and is billed by the vendor outside resellctl."""
+    if row.reseller_id is None or amount == 0:
+        return
+    ledger.post(conn, row.reseller_id, kind, -amount, actor, subscription_id=row.id,
+                reference=reference(row.plan_name, quantity, start, end))
+
+
+def activate(ctx: Ctx, sub_id: str, idempotency_key: str | None = None) -> dict:
+    """Charge the first period and start the service (RULES.md)."""
+    with ctx.store.write() as conn:
+        actor = load_actor(conn, ctx.actor)
+        row = _writable(conn, actor, sub_id, "activate subscriptions")
+        return idempotency.once(conn, idempotency_key, "subscription.activate",
+                                {"id": sub_id}, lambda: _activate(conn, actor, row))
+
+
+def _activate(conn: Connection, actor: Actor, row: Any) -> dict:
+    if row.status != "pending":
+        raise Conflict(f"subscription `{row.id}` is {row.status}; only a pending one can be "
+                       "activated", code="not_pending",
+                       hint="renew an active or expired one with `resellctl subscription renew`")
+    client = conn.execute(select(CLIENT).where(CLIENT.c.id == row.client_id)).one()
+    now = clock.now()
+    start = now.date()
+    if client.stage == "trial" and client.trial_ends_at and client.trial_ends_at > now:
+        start = client.trial_ends_at.date() + timedelta(days=1)
+    end = period_end(start, row.interval)
+    _charge(conn, row, "activation", row.quantity, row.quantity * row.unit_cents, actor.email,
+            start, end)
+    conn.execute(update(SUB).where(SUB.c.id == row.id).values(
+        status="active", start_date=start, current_period_end=end, activated_at=now,
+        updated_at=now))
+    if client.stage in ("lead", "demo", "trial"):
+        conn.execute(update(CLIENT).where(CLIENT.c.id == client.id)
+                     .values(stage="active", updated_at=now))
+        audit.record(conn, actor, "client.edit", "client", client.uid,
+                     reseller_id=client.reseller_id, before={"stage": client.stage},
+                     after={"stage": "active"}, extra={"by": f"subscription.activate {row.id}"})
+    after = _reread(conn, actor, row.id)
+    _event(conn, actor, "subscription.activate", after, _state(row), _state(after),
+           charged_cents=row.quantity * row.unit_cents)
+    return detail(after)
+
+
+def _next_terms(row: Any) -> tuple[int, str, int]:
+    """Quantity, interval and unit price of the next period (a pending change applies)."""
+    return (row.next_quantity or row.quantity, row.next_interval or row.interval,
+            row.next_unit_cents if row.next_unit_cents is not None else row.unit_cents)
+
+
+def renew(ctx: Ctx, sub_id: str, idempotency_key: str | None = None) -> dict:
+    """Charge the next period: from the old end, or from today when expired."""
+    with ctx.store.write() as conn:
+        actor = load_actor(conn, ctx.actor)
+        row = _writable(conn, actor, sub_id, "renew subscriptions")
+        return idempotency.once(conn, idempotency_key, "subscription.renew", {"id": sub_id},
+                                lambda: _renew(conn, actor, row))
+
+
+def _renew(conn: Connection, actor: Actor, row: Any) -> dict:
+    if row.status not in ("active", "expired"):
+        hint = {"pending": "activate it first", "paused": "resume it first"}.get(
+            row.status, "create a new subscription")
+        raise Conflict(f"subscription `{row.id}` is {row.status}; only an active or expired "
+                       "one can be renewed", code="not_renewable", hint=hint)
+    quantity, interval, unit = _next_terms(row)
+    if row.status == "expired":
+        start = clock.today()
+        values = {"start_date": start}
+    else:
+        start, values = row.current_period_end, {}
+    end = add_months(start, MONTHS[interval], (values.get("start_date") or row.start_date).day)
+    period = quantity * unit
+    moved = {**values, "status": "active", "quantity": quantity, "interval": interval,
+             "unit_cents": unit, "current_period_end": end, "next_quantity": None,
+             "next_interval": None, "next_unit_cents": None, "updated_at": clock.now()}
+    _charge(conn, row, "renewal", quantity, period, actor.email, start, end)
+    conn.execute(update(SUB).where(SUB.c.id == row.id).values(**moved))
+    after = _reread(conn, actor, row.id)
+    _event(conn, actor, "subscription.renew", after, _state(row), _state(after),
+           charged_cents=period)
+    return detail(after)
+
+
+def _move(ctx: Ctx, sub_id: str, action: str, allowed: tuple[str, ...], status: str,
+          what: str, **values: Any) -> dict:
+    with ctx.store.write() as conn:
+        actor = load_actor(conn, ctx.actor)
+        row = _writable(conn, actor, sub_id, f"{what} subscriptions")
+        if row.status not in allowed:
+            raise Conflict(f"subscription `{sub_id}` is {row.status}; cannot {what} it "
+                           f"(only {' or '.join(allowed)})", code=f"cannot_{what}")
+        conn.execute(update(SUB).where(SUB.c.id == sub_id)
+                     .values(status=status, updated_at=clock.now(), **values))
+        after = _reread(conn, actor, sub_id)
+        _event(conn, actor, action, after, _state(row), _state(after))
+        return detail(after)
+
+
+def pause(ctx: Ctx, sub_id: str) -> dict:
+    return _move(ctx, sub_id, "subscription.pause", ("active",), "paused", "pause")
+
+
+def resume(ctx: Ctx, sub_id: str) -> dict:
+    return _move(ctx, sub_id, "subscription.resume", ("paused",), "active", "resume")
+
+
+def cancel(ctx: Ctx, sub_id: str) -> dict:
+    """End it now, no refund: an active or paused period ends today."""
+    with ctx.store.read() as conn:  # the period end to set depends on the status
+        status = _row(conn, load_actor(conn, ctx.actor), sub_id).status
+    values = {"current_period_end": clock.today()} if status in ("active", "paused") else {}
+    return _move(ctx, sub_id, "subscription.cancel", ("pending", "active", "paused"),
+                 "cancelled", "cancel", **values)
+
+
+def edit(ctx: Ctx, sub_id: str, *, quantity: int | None = None, interval: str | None = None,
+         auto_renew: bool | None = None) -> dict:
+    """Pending: the change applies now (repriced). Active, paused or expired: quantity and
+    interval wait for the next renewal, priced now; auto-renew applies now."""
+    if quantity is None and interval is None and auto_renew is None:
+        raise UsageError("nothing to change: give --quantity, --interval or --auto-renew",
+                         code="nothing_to_change", hint="see `resellctl subscription edit --help`")
+    if quantity is not None:
+        validate.positive(quantity, "--quantity")
+    with ctx.store.write() as conn:
+        actor = load_actor(conn, ctx.actor)
+        row = _writable(conn, actor, sub_id, "edit subscriptions")
+        if row.status == "cancelled":
+            raise Conflict(f"subscription `{sub_id}` is cancelled", code="cancelled",
+                           hint="create a new subscription")
+        values: dict[str, Any] = {}
+        if auto_renew is not None and auto_renew != row.auto_renew:
+            values["auto_renew"] = auto_renew
+        if quantity is not None or interval is not None:
+            values.update(_terms(conn, row, quantity, interval))
+        if not values:
+            return detail(row)
+        conn.execute(update(SUB).where(SUB.c.id == sub_id)
+                     .values(**values, updated_at=clock.now()))
+        after = _reread(conn, actor, sub_id)
+        _event(conn, actor, "subscription.edit", after, _state(row), _state(after))
+        return detail(after)
+
+
+def _terms(conn: Connection, row: Any, quantity: int | None, interval: str | None) -> dict:
+    plan = conn.execute(select(PLAN).where(PLAN.c.code == row.plan_code)).first()
+    current_q, current_i, current_unit = _next_terms(row)
+    quantity, interval = quantity or current_q, interval or current_i
+    if plan is None:  # removed from the catalog: the locked terms are all there is
+        raise Conflict(f"plan `{row.plan_code}` is no longer in the catalog; the "
+                       "subscription keeps its terms", code="plan_removed")
+    interval = _interval(plan, interval)
+    unit = (current_unit if plan.custom
+            else tier_price(plan.prices[interval], quantity)["unit_cents"])
+    if row.status == "pending":
+        return {"quantity": quantity, "interval": interval, "unit_cents": unit}
+    same = (quantity, interval, unit) == (row.quantity, row.interval, row.unit_cents)
+    return ({"next_quantity": None, "next_interval": None, "next_unit_cents": None} if same
+            else {"next_quantity": quantity, "next_interval": interval,
+                  "next_unit_cents": unit})
+
+
+# ---------------------------------------------------------------- the sweep
+
+
+def sweep(ctx: Ctx) -> dict:
+    """Renew or expire every active subscription whose period has ended (cron).
+
+    One transaction: what is due is read and locked, renewals are decided in memory
+    period by period (earliest first, while each reseller's balance covers them), and
+    written set-wise (one statement per table). Running it again the same day finds
+    nothing due; a concurrent sweep waits for the locks and then finds nothing due.
+    """
+    with ctx.store.write() as conn:
+        actor = load_actor(conn, ctx.actor)
+        require_super_admin(actor, "run the subscription sweep")
+        today, now = clock.today(), clock.now()
+        due = _due(conn, today)
+        balances = _balances(conn, {r.reseller_id for r in due if r.reseller_id is not None})
+        plan = _plan_renewals(due, balances, today)
+        _write_renewals(conn, actor.email, plan, balances, now)
+        _write_expiries(conn, actor.email, plan["expired"], now)
+        return {"renewed": len(plan["charges"]),
+                "subscriptions_renewed": len(plan["ends"]),
+                "expired": len(plan["expired"]),
+                "charged_cents": sum(c["amount"] for c in plan["charges"]),
+                "expired_for_balance": sorted(plan["short"])}
+
+
+def _due(conn: Connection, today: date) -> list[Any]:
+    query = (select(SUB.c.id, SUB.c.reseller_id, SUB.c.quantity, SUB.c.interval,
+                    SUB.c.unit_cents, SUB.c.next_quantity, SUB.c.next_interval,
+                    SUB.c.next_unit_cents, SUB.c.auto_renew, SUB.c.start_date,
+                    SUB.c.current_period_end, SUB.c.plan_name, SUB.c.status,
+                    CLIENT.c.uid.label("client_uid"))
+             .select_from(SUB.join(CLIENT, CLIENT.c.id == SUB.c.client_id))
+             .where(SUB.c.status == "active", SUB.c.current_period_end <= today)
+             .order_by(SUB.c.id))
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update(of=SUB)
+    return conn.execute(query).all()
+
+
+def _balances(conn: Connection, reseller_ids: set[int]) -> dict[int, int]:
+    if not reseller_ids:
+        return {}
+    query = select(RESELLER.c.id, RESELLER.c.balance_cents).where(
+        RESELLER.c.id.in_(sorted(reseller_ids))).order_by(RESELLER.c.id)
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update()
+    return dict(conn.execute(query).all())
+
+
+def _plan_renewals(due: list[Any], balances: dict[int, int], today: date) -> dict:
+    """Which periods renew (earliest first, while the balance covers each) and which
+    subscriptions expire; nothing is written here."""
+    rows = {row.id: row for row in due if row.auto_renew}
+    heap = [(row.current_period_end, row.id) for row in rows.values()]
+    heapq.heapify(heap)
+    ends: dict[str, tuple[Any, date, tuple[int, str, int]]] = {}
+    charges: list[dict] = []
+    short: set[str] = set()
+    left = dict(balances)
+    while heap:
+        end, sub_id = heapq.heappop(heap)
+        row = rows[sub_id]
+        quantity, interval, unit = ends[sub_id][2] if sub_id in ends else _next_terms(row)
+        amount = quantity * unit
+        if row.reseller_id is not None:
+            if left[row.reseller_id] < amount:
+                short.add(sub_id)
+                continue
+            left[row.reseller_id] -= amount
+        new_end = add_months(end, MONTHS[interval], row.start_date.day)
+        charges.append({"row": row, "amount": amount, "start": end, "end": new_end,
+                        "terms": (quantity, interval, unit),
+                        "balance_after": left.get(row.reseller_id)})
+        ends[sub_id] = (row, new_end, (quantity, interval, unit))
+        if new_end <= today:
+            heapq.heappush(heap, (new_end, sub_id))
+    expired = [row for row in due if not row.auto_renew or row.id in short]
+    # a subscription that caught up some periods and then ran short keeps them, and expires
+    return {"charges": charges, "ends": ends, "expired": expired, "short": short}
+
+
+def _write_renewals(conn: Connection, actor: str, plan: dict, balances: dict[int, int],
+                    now: datetime) -> None:
+    if not plan["charges"]:
+        return
+    paid = [c for c in plan["charges"] if c["row"].reseller_id is not None and c["amount"]]
+    if paid:
+        conn.execute(insert(LEDGER), [
+            {"reseller_id": c["row"].reseller_id, "kind": "renewal",
+             "amount_cents": -c["amount"], "balance_after_cents": c["balance_after"],
+             "reference": f"{c['row'].plan_name} × {c['terms'][0]}, {c['start']} → {c['end']}",
+             "subscription_id": c["row"].id, "actor_email": actor, "created_at": now}
+            for c in paid])
+        totals: dict[int, int] = {}
+        for c in paid:
+            totals[c["row"].reseller_id] = totals.get(c["row"].reseller_id, 0) + c["amount"]
+        conn.execute(update(RESELLER).where(RESELLER.c.id == bindparam("rid"))
+                     .values(balance_cents=RESELLER.c.balance_cents - bindparam("spent")),
+                     [{"rid": rid, "spent": spent} for rid, spent in totals.items()])
+    conn.execute(
+        update(SUB).where(SUB.c.id == bindparam("sid"), SUB.c.status == "active",
+                          SUB.c.current_period_end == bindparam("old_end"))
+        .values(current_period_end=bindparam("new_end"), quantity=bindparam("q"),
+                interval=bindparam("i"), unit_cents=bindparam("u"), next_quantity=None,
+                next_interval=None, next_unit_cents=None, updated_at=now),
+        [{"sid": sub_id, "old_end": row.current_period_end, "new_end": end, "q": terms[0],
+          "i": terms[1], "u": terms[2]} for sub_id, (row, end, terms) in plan["ends"].items()])
+    conn.execute(insert(audit.AUDIT), [
+        {"at": now, "actor_email": actor, "action": "subscription.renew",
+         "reseller_id": c["row"].reseller_id, "entity_type": "subscription",
+         "entity_id": c["row"].id,
+         "changes": {"before": {"current_period_end": c["start"].isoformat()},
+                     "after": {"current_period_end": c["end"].isoformat()},
+                     "client": c["row"].client_uid, "charged_cents": c["amount"],
+                     "by": "subscription.sweep"}}
+        for c in plan["charges"]])
+
+
+def _write_expiries(conn: Connection, actor: str, rows: list[Any], now: datetime) -> None:
+    if not rows:
+        return
+    conn.execute(update(SUB).where(SUB.c.id == bindparam("sid"), SUB.c.status == "active")
+                 .values(status="expired", updated_at=now), [{"sid": r.id} for r in rows])
+    conn.execute(insert(audit.AUDIT), [
+        {"at": now, "actor_email": actor, "action": "subscription.expire",
+         "reseller_id": r.reseller_id, "entity_type": "subscription", "entity_id": r.id,
+         "changes": {"before": {"status": "active"}, "after": {"status": "expired"},
+                     "client": r.client_uid, "by": "subscription.sweep",
+                     "reason": "auto-renew off" if not r.auto_renew else "balance too low"}}
+        for r in rows])
+
+
+def active_mrr(conn: Connection, reseller_id: int | None = None) -> int:
+    """MRR of the active subscriptions (of one reseller, or all): for the reports."""
+    query = select(SUB.c.quantity * SUB.c.unit_cents, SUB.c.interval).where(
+        SUB.c.status == "active")
+    if reseller_id is not None:
+        query = query.where(SUB.c.reseller_id == reseller_id)
+    return total_mrr(conn.execute(query).all())
+
+
