@@ -87,6 +87,7 @@ def channel(run):  # noqa: ANN001, ANN201
     approval = ok(run("approval", "create", uids[0], "-r", "beta", "-o", "json"))
     ok(run("support", "open", uids[0], "--reason", "ticket 4411: the owner cannot log in "
            "since the password reset", "-o", "json"))
+    ok(run("report", "snapshot", "-o", "json"))
     return {"uids": uids, "sub": sub["id"], "approval": approval["id"]}
 
 
@@ -105,7 +106,9 @@ def commands(uids: list[str], sub: str, approval: str) -> list[list[str]]:
         ["subscription", "quote", "--plan", "business-location", "--quantity", "45"],
         ["subscription", "quote", "--plan", "enterprise", "--quantity", "3"],
         ["subscription", "sweep"], ["approval", "list"], ["approval", "show", approval],
-        ["support", "list"],
+        ["support", "list"], ["report", "dashboard"], ["report", "dashboard", "-r", acme],
+        ["report", "seats"], ["report", "recurring", "--upcoming", "60d"],
+        ["report", "activity"], ["report", "snapshot"],
     ]
 
 

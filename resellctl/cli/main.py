@@ -214,6 +214,7 @@ def _register() -> None:
         context,
         db,
         license,
+        report,
         reseller,
         settings,
         setup,
@@ -233,6 +234,7 @@ def _register() -> None:
     app.add_typer(subscription.app, name="subscription")
     app.add_typer(approval.app, name="approval")
     app.add_typer(support.app, name="support")
+    app.add_typer(report.app, name="report")
     app.add_typer(audit.app, name="audit")
 
 

@@ -1,0 +1,311 @@
+"""Reports: the dashboard's figures, seats, recurring costs, daily snapshots and the
+activity series. Every figure is an SQL aggregate (GROUP BY in the database), never a
+sum over rows loaded into Python."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+from sqlalchemy import and_, case, delete, func, insert, literal, select
+from sqlalchemy.engine import Connection
+
+from resellctl.domain import clock, durations, money
+from resellctl.domain.access import RESELLER, Actor, load_actor, reseller_row
+from resellctl.domain.context import Ctx
+from resellctl.domain.errors import Invalid
+from resellctl.domain.subscriptions import MONTHS, add_months
+from resellctl.store import tables
+
+CLIENT = tables.client
+SUB = tables.subscription
+SNAPSHOT = tables.usage_snapshot
+INTERVALS = tuple(MONTHS)
+FIGURES = ("total_clients", "active_clients", "trial_clients", "allocated_seats",
+           "used_seats", "license_count", "license_used", "license_available",
+           "balance_cents", "active_subscriptions", "mrr_cents", "arr_cents",
+           "renewals_due_30d_cents")
+RANGES = {"7d": 7, "30d": 30, "6m": 183, "12m": 366}
+METRICS = {"used_seats": "seats_used", "active_clients": "active_clients",
+           "mrr": "mrr_cents"}
+
+
+def twelfths(sub: Any = SUB) -> Any:
+    """A subscription's MRR × 12, exact in integers: period price × periods a year."""
+    per_year = case(*((sub.c.interval == name, 12 // months)
+                      for name, months in MONTHS.items()), else_=0)
+    return sub.c.quantity * sub.c.unit_cents * per_year
+
+
+def mrr(total_twelfths: int | None) -> int:
+    """MRR from a sum of twelfths, rounded half-even once (RULES.md)."""
+    return money.round_half_even(int(total_twelfths or 0), 12)
+
+
+def scope(conn: Connection, actor: Actor, reseller: str | None) -> list[int] | None:
+    """The reseller ids a report covers: one (`--reseller`), the actor's, or None (all:
+    a super admin's whole channel)."""
+    if reseller:
+        return [reseller_row(conn, actor, reseller).id]
+    return None if actor.is_super_admin else sorted(actor.roles)
+
+
+def _within(column: Any, ids: list[int] | None) -> Any:
+    return literal(True) if ids is None else column.in_(ids)
+
+
+# ---------------------------------------------------------------- the dashboard
+
+
+def _client_figures(conn: Connection, ids: list[int] | None, by_reseller: bool) -> dict:
+    live = and_(CLIENT.c.deleted_at.is_(None), _within(CLIENT.c.reseller_id, ids))
+    serving = and_(CLIENT.c.status == "active")
+    columns = [
+        func.count().label("total_clients"),
+        func.coalesce(func.sum(case((and_(serving, CLIENT.c.stage.in_(("active", "at_risk"))),
+                                     1), else_=0)), 0).label("active_clients"),
+        func.coalesce(func.sum(case((CLIENT.c.stage == "trial", 1), else_=0)), 0)
+        .label("trial_clients"),
+        func.coalesce(func.sum(case((serving, CLIENT.c.seats_allocated), else_=0)), 0)
+        .label("allocated_seats"),
+        func.coalesce(func.sum(case((serving, CLIENT.c.seats_used), else_=0)), 0)
+        .label("used_seats")]
+    return _grouped(conn, select(*columns).where(live), CLIENT.c.reseller_id, by_reseller)
+
+
+def _sub_figures(conn: Connection, ids: list[int] | None, by_reseller: bool,
+                 today: date) -> dict:
+    active = and_(SUB.c.status == "active", _within(SUB.c.reseller_id, ids))
+    next_price = (func.coalesce(SUB.c.next_quantity, SUB.c.quantity)
+                  * func.coalesce(SUB.c.next_unit_cents, SUB.c.unit_cents))
+    due = and_(SUB.c.auto_renew.is_(True), SUB.c.current_period_end <= today + timedelta(30))
+    columns = [func.count().label("active_subscriptions"),
+               func.coalesce(func.sum(twelfths()), 0).label("mrr_twelfths"),
+               func.coalesce(func.sum(case((due, next_price), else_=0)), 0)
+               .label("renewals_due_30d_cents")]
+    return _grouped(conn, select(*columns).where(active), SUB.c.reseller_id, by_reseller)
+
+
+def _pool_figures(conn: Connection, ids: list[int] | None, by_reseller: bool) -> dict:
+    columns = [func.coalesce(func.sum(RESELLER.c.license_count), 0).label("license_count"),
+               func.coalesce(func.sum(RESELLER.c.license_used), 0).label("license_used"),
+               func.coalesce(func.sum(RESELLER.c.balance_cents), 0).label("balance_cents")]
+    return _grouped(conn, select(*columns).where(_within(RESELLER.c.id, ids)), RESELLER.c.id,
+                    by_reseller)
+
+
+def _grouped(conn: Connection, query: Any, key: Any, by_reseller: bool) -> dict:
+    """{None: figures} for the whole scope, or {reseller id: figures} per reseller."""
+    if not by_reseller:
+        return {None: dict(conn.execute(query).one()._mapping)}
+    rows = conn.execute(query.add_columns(key.label("rid")).group_by(key)).all()
+    return {row.rid: {k: v for k, v in row._mapping.items() if k != "rid"} for row in rows}
+
+
+ZERO = {"total_clients": 0, "active_clients": 0, "trial_clients": 0, "allocated_seats": 0,
+        "used_seats": 0, "active_subscriptions": 0, "mrr_twelfths": 0,
+        "renewals_due_30d_cents": 0, "license_count": 0, "license_used": 0,
+        "balance_cents": 0}
+
+
+def _figures(parts: dict) -> dict:
+    merged = {**ZERO, **{k: int(v or 0) for k, v in parts.items()}}
+    value = mrr(merged.pop("mrr_twelfths"))
+    merged.update(mrr_cents=value, arr_cents=12 * value,
+                  license_available=merged["license_count"] - merged["license_used"])
+    return {key: merged[key] for key in FIGURES}
+
+
+def dashboard(ctx: Ctx, reseller: str | None = None, *, per_reseller: bool | None = None
+              ) -> dict:
+    """CLI.md's figures for the scope; with several resellers, a row per reseller too
+    (sorted by MRR)."""
+    with ctx.store.read() as conn:
+        actor = load_actor(conn, ctx.actor)
+        ids = scope(conn, actor, reseller)
+        today = clock.today()
+        total = {**_client_figures(conn, ids, False)[None],
+                 **_sub_figures(conn, ids, False, today)[None],
+                 **_pool_figures(conn, ids, False)[None]}
+        result = {"reseller": reseller, "date": today.isoformat(), **_figures(total)}
+        if per_reseller is False or (per_reseller is None and reseller):
+            return result
+        result["resellers"] = [{k: v for k, v in row.items() if k != "reseller_id"}
+                               for row in _per_reseller(conn, ids, today)]
+        return result
+
+
+def _per_reseller(conn: Connection, ids: list[int] | None, today: date) -> list[dict]:
+    parts = [_client_figures(conn, ids, True), _sub_figures(conn, ids, True, today),
+             _pool_figures(conn, ids, True)]
+    slugs = dict(conn.execute(select(RESELLER.c.id, RESELLER.c.slug)
+                              .where(_within(RESELLER.c.id, ids))).all())
+    rows = [{"reseller": slug, "reseller_id": rid,
+             **_figures({k: v for part in parts for k, v in part.get(rid, {}).items()})}
+            for rid, slug in slugs.items()]
+    return sorted(rows, key=lambda r: (-r["mrr_cents"], r["reseller"]))
+
+
+# ---------------------------------------------------------------- seats
+
+
+def seats(ctx: Ctx, reseller: str | None = None, over_only: bool = False) -> dict:
+    """Per client (active, not deleted): allocated, used, utilisation; totals."""
+    with ctx.store.read() as conn:
+        actor = load_actor(conn, ctx.actor)
+        ids = scope(conn, actor, reseller)
+        where = [CLIENT.c.deleted_at.is_(None), CLIENT.c.status == "active",
+                 _within(CLIENT.c.reseller_id, ids)]
+        if over_only:
+            where.append(CLIENT.c.seats_used > CLIENT.c.seats_allocated)
+        query = (select(CLIENT.c.uid, CLIENT.c.name, RESELLER.c.slug, CLIENT.c.seats_allocated,
+                        CLIENT.c.seats_used)
+                 .select_from(CLIENT.outerjoin(RESELLER, RESELLER.c.id == CLIENT.c.reseller_id))
+                 .where(*where).order_by(CLIENT.c.name, CLIENT.c.uid))
+        rows = [{"client": r.uid, "name": r.name, "reseller": r.slug,
+                 "seats_allocated": r.seats_allocated, "seats_used": r.seats_used,
+                 "utilisation": _ratio(r.seats_used, r.seats_allocated),
+                 "over_allocation": r.seats_used > r.seats_allocated}
+                for r in conn.execute(query)]
+        totals = conn.execute(select(
+            func.count(), func.coalesce(func.sum(CLIENT.c.seats_allocated), 0),
+            func.coalesce(func.sum(CLIENT.c.seats_used), 0),
+            func.coalesce(func.sum(case((CLIENT.c.seats_used > CLIENT.c.seats_allocated, 1),
+                                        else_=0)), 0)).where(*where)).one()
+    return {"clients": rows, "totals": {
+        "clients": totals[0], "seats_allocated": int(totals[1]), "seats_used": int(totals[2]),
+        "utilisation": _ratio(int(totals[2]), int(totals[1])),
+        "over_allocation": int(totals[3])}}
+
+
+def _ratio(used: int, allocated: int) -> float | None:
+    """Used ÷ allocated, 4 decimals (0.8125 = 81.25 %); None without an allocation."""
+    return round(used / allocated, 4) if allocated else None
+
+
+# ---------------------------------------------------------------- recurring costs
+
+
+def recurring(ctx: Ctx, reseller: str | None = None, upcoming: str = "30d") -> dict:
+    """Per interval: count, period total, MRR; total MRR/ARR; the charges due in the
+    window day by day, and per reseller the day its balance runs short, if it does."""
+    window = durations.parse(upcoming, "--upcoming")
+    if window.days < 1 or window.days > 366:
+        raise Invalid("--upcoming must be 1d to 366d", code="invalid_duration")
+    with ctx.store.read() as conn:
+        actor = load_actor(conn, ctx.actor)
+        ids = scope(conn, actor, reseller)
+        active = and_(SUB.c.status == "active", _within(SUB.c.reseller_id, ids))
+        by_interval = {row.interval: row for row in conn.execute(
+            select(SUB.c.interval, func.count().label("count"),
+                   func.sum(SUB.c.quantity * SUB.c.unit_cents).label("period_cents"),
+                   func.sum(twelfths()).label("twelfths"))
+            .where(active).group_by(SUB.c.interval))}
+        today = clock.today()
+        last = today + timedelta(days=window.days)
+        due = conn.execute(
+            select(SUB.c.reseller_id, SUB.c.current_period_end, SUB.c.start_date,
+                   SUB.c.interval, SUB.c.next_interval,
+                   (func.coalesce(SUB.c.next_quantity, SUB.c.quantity)
+                    * func.coalesce(SUB.c.next_unit_cents, SUB.c.unit_cents)).label("price"))
+            .where(active, SUB.c.auto_renew.is_(True), SUB.c.current_period_end <= last)).all()
+        balances = dict(conn.execute(select(RESELLER.c.id, RESELLER.c.balance_cents)
+                                     .where(_within(RESELLER.c.id, ids))).all())
+        slugs = dict(conn.execute(select(RESELLER.c.id, RESELLER.c.slug)
+                                  .where(_within(RESELLER.c.id, ids))).all())
+    intervals = [{"interval": name, "count": int(by_interval[name].count),
+                  "period_cents": int(by_interval[name].period_cents),
+                  "mrr_cents": mrr(by_interval[name].twelfths)} if name in by_interval
+                 else {"interval": name, "count": 0, "period_cents": 0, "mrr_cents": 0}
+                 for name in INTERVALS]
+    total = mrr(sum(int(r.twelfths) for r in by_interval.values()))
+    days, short = _charges(due, balances, slugs, today, last)
+    return {"reseller": reseller, "intervals": intervals, "mrr_cents": total,
+            "arr_cents": 12 * total, "upcoming_days": window.days,
+            "balance_cents": sum(balances.values()),
+            "due_cents": sum(d["charges_cents"] for d in days), "upcoming": days,
+            "covered": not short, "short": short}
+
+
+def _charges(due: list[Any], balances: dict[int, int], slugs: dict[int, str], today: date,
+             last: date) -> tuple[list[dict], list[dict]]:
+    """The renewals the sweep would charge, day by day (an overdue one today), each
+    reseller's balance running down; where it runs short, and by how much."""
+    charges: dict[date, list[tuple[int | None, int]]] = {}
+    for row in due:
+        interval = row.next_interval or row.interval
+        end = row.current_period_end
+        while end <= last:
+            charges.setdefault(max(end, today), []).append((row.reseller_id, row.price))
+            end = add_months(end, MONTHS[interval], row.start_date.day)
+    left = dict(balances)
+    short: dict[int, dict] = {}
+    days = []
+    for day in sorted(charges):
+        items = charges[day]
+        for rid, price in items:
+            if rid is None:
+                continue
+            left[rid] -= price
+            if left[rid] < 0 and rid not in short:
+                short[rid] = {"reseller": slugs[rid], "date": day.isoformat(),
+                              "shortfall_cents": -left[rid]}
+        days.append({"date": day.isoformat(), "renewals": len(items),
+                     "charges_cents": sum(p for _, p in items),
+                     "balance_after_cents": sum(left.values())})
+    for rid, entry in short.items():
+        entry["shortfall_cents"] = -left[rid]  # by the window's end
+    return days, sorted(short.values(), key=lambda s: (s["date"], s["reseller"]))
+
+
+# ---------------------------------------------------------------- snapshots and activity
+
+
+def snapshot(ctx: Ctx, day: date | None = None) -> dict:
+    """Record the day's figures, one row per reseller (cron); a rerun replaces the day.
+    Set-based: one DELETE and one INSERT … SELECT."""
+    from resellctl.domain.access import require_super_admin
+
+    with ctx.store.write() as conn:
+        actor = load_actor(conn, ctx.actor)
+        require_super_admin(actor, "record snapshots")
+        day = day or clock.today()
+        now = clock.now()
+        rows = _per_reseller(conn, None, clock.today())
+        replaced = conn.execute(delete(SNAPSHOT).where(SNAPSHOT.c.day == day)).rowcount
+        if rows:
+            conn.execute(insert(SNAPSHOT), [
+                {"reseller_id": r["reseller_id"], "day": day, "recorded_at": now,
+                 "total_clients": r["total_clients"], "active_clients": r["active_clients"],
+                 "trial_clients": r["trial_clients"], "seats_allocated": r["allocated_seats"],
+                 "seats_used": r["used_seats"], "license_count": r["license_count"],
+                 "license_used": r["license_used"],
+                 "active_subscriptions": r["active_subscriptions"],
+                 "mrr_cents": r["mrr_cents"], "balance_cents": r["balance_cents"]}
+                for r in rows])
+        return {"date": day.isoformat(), "resellers": len(rows), "replaced": replaced > 0}
+
+
+def activity(ctx: Ctx, reseller: str | None = None, range_: str = "30d",
+             metric: str = "used_seats") -> list[dict]:
+    """The metric per day over the range from the snapshots (summed over the scope);
+    a day without a snapshot has value None (a gap, not a zero)."""
+    if range_ not in RANGES:
+        raise Invalid(f"--range must be one of {', '.join(RANGES)}", code="invalid_range")
+    if metric not in METRICS:
+        raise Invalid(f"--metric must be one of {', '.join(METRICS)}", code="invalid_metric")
+    with ctx.store.read() as conn:
+        actor = load_actor(conn, ctx.actor)
+        ids = scope(conn, actor, reseller)
+        today = clock.today()
+        first = today - timedelta(days=RANGES[range_] - 1)
+        column = SNAPSHOT.c[METRICS[metric]]
+        found = dict(conn.execute(
+            select(SNAPSHOT.c.day, func.sum(column))
+            .where(SNAPSHOT.c.day >= first, SNAPSHOT.c.day <= today,
+                   _within(SNAPSHOT.c.reseller_id, ids))
+            .group_by(SNAPSHOT.c.day)).all())
+    return [{"date": (first + timedelta(days=n)).isoformat(),
+             "value": int(found[first + timedelta(days=n)])
+             if first + timedelta(days=n) in found else None}
+            for n in range(RANGES[range_])]
