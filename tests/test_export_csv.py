@@ -76,7 +76,8 @@ def as_json(run, *args: str, actor: str = "default") -> list[dict]:  # noqa: ANN
 
 
 def cell(value: object) -> str:
-    """The CSV cell for a JSON value: NULL empty, booleans true/false, formulas quoted."""
+    """The CSV cell for a JSON value: NULL empty, booleans true/false, formulas quoted
+    (and quotes before a formula character: one more quote, which the import drops)."""
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -84,7 +85,7 @@ def cell(value: object) -> str:
     if isinstance(value, int):
         return str(value)
     assert isinstance(value, str)
-    return "'" + value if value.startswith(FORMULA) else value
+    return "'" + value if value.lstrip("'").startswith(FORMULA) else value
 
 
 def same_in_both(run, *args: str, actor: str = "default") -> list[dict]:  # noqa: ANN001

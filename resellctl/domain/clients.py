@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TextIO
 
-from sqlalchemy import String, and_, case, func, insert, or_, select, update
+from sqlalchemy import String, and_, case, func, insert, literal_column, or_, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
@@ -35,7 +35,7 @@ from resellctl.domain.csvfile import FORMULA_START
 from resellctl.domain.errors import Conflict, Denied, FieldInvalid, Invalid, NotFound, UsageError
 from resellctl.store import tables
 from resellctl.store.engine import UNICODE_LOWER
-from resellctl.store.sql import copy_csv, iso_instant, raw_rows, spreadsheet_safe, true_false
+from resellctl.store.sql import copy_csv, iso_instant, raw_rows, true_false
 
 CLIENT = tables.client
 SUB = tables.subscription
@@ -398,11 +398,25 @@ def _select(conn: Connection, now: datetime, *, cells: bool = False):  # noqa: A
         columns[key] = iso_instant(CLIENT.c[key], dialect)
     if cells:
         for key in TEXT_OUTPUT:
-            columns[key] = spreadsheet_safe(columns[key], FORMULA_START)
+            columns[key] = _guarded(columns[key])
         columns["support_access"] = true_false(CLIENT.c.support_access)
     return (select(*[columns[key].label(key) for key in OUTPUT])
             .select_from(CLIENT.outerjoin(RESELLER, RESELLER.c.id == CLIENT.c.reseller_id)
                          .outerjoin(rank, rank.c.client_id == CLIENT.c.id)))
+
+
+def _guarded(column: Any) -> Any:
+    """A text column made safe for a spreadsheet, reversibly: a value starting with a
+    formula character gets a quote, and so does one that starts with it after leading
+    quotes (`'=x` → `''=x`), so that the import, which drops one such quote
+    (csvfile.unguarded), reads every value back exactly. The first character is computed
+    once (CASE value WHEN ...): the export costs what a plain guard costs."""
+    quote = literal_column("''''", String)
+    quoted = quote + column
+    after_quotes = case((func.substr(func.ltrim(column, quote), 1, 1).in_(FORMULA_START),
+                         quoted), else_=column)
+    return case({**dict.fromkeys(FORMULA_START, quoted), "'": after_quotes},
+                value=func.substr(column, 1, 1), else_=column)
 
 
 def client_dict(row: Any) -> dict:

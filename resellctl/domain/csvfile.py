@@ -1,7 +1,8 @@
 """CSV as resellctl writes it: "\n" line ends, spreadsheet-safe cells, chunked writes.
 
 Used by every `-o csv` (through cli/output.py), by the portfolio export and by
-`client import --errors-out`. No third-party imports: `--help` stays fast.
+`client import --errors-out`; the import reads the formula guard back with unguarded().
+No third-party imports: `--help` stays fast.
 """
 
 from __future__ import annotations
@@ -20,6 +21,24 @@ from resellctl.domain import processes
 # A cell starting with one of these is a formula to a spreadsheet: it gets a leading quote.
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 CHUNK = 1000
+
+
+def unguarded(text: str) -> str:
+    """A cell of an export as the value it shows. The export guards a value that starts
+    with a formula character, or with quotes and then one, with one more quote (`=x` →
+    `'=x`, `'=x` → `''=x`; clients._guarded): that quote is dropped, nothing else."""
+    if text[:1] == "'" and text.lstrip("'").startswith(FORMULA_START):
+        return text[1:]
+    return text
+
+
+def unguarded_column(cells: Sequence[str]) -> Sequence[str]:
+    """unguarded() over a column; when no cell starts with a quote (the usual case) one
+    join finds it out, in C, and the column is returned as it is."""
+    joined = "\x00".join(cells)
+    if not joined.startswith("'") and "\x00'" not in joined:
+        return cells
+    return [unguarded(cell) for cell in cells]
 
 
 def write_rows(rows: Iterable[Sequence], out: TextIO) -> None:

@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import functools
 import io
 import itertools
 import json
 import os
 import pickle
 import queue
+import re
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
@@ -27,6 +29,7 @@ from sqlalchemy.engine import Connection
 from resellctl.domain import audit, clients, licenses, processes
 from resellctl.domain.access import load_actor
 from resellctl.domain.context import Ctx
+from resellctl.domain.csvfile import unguarded, unguarded_column
 from resellctl.domain.errors import Conflict, FieldInvalid, Insufficient, Invalid, Partial
 from resellctl.store import tables
 
@@ -43,35 +46,96 @@ INSERT_COLUMNS = ("uid", "reseller_id", "name", "location", "owner_name", "owner
                   "import_id", "created_at", "updated_at")
 ON_EXISTING = ("error", "skip", "update")
 ERROR_COLUMN = "error"  # written by --errors-out; ignored on import so fixed rows go back in
+# The columns of `client list -o csv` (and -o ndjson) read under another name, or used
+# only to find a row's client (uid: a row without an external_id is matched by it).
+ALIASES = {"seats_allocated": "seats"}
+UID = "uid"
+# The export's other columns: what an import cannot write (status, timestamps...), read
+# and ignored, so that an exported file imports as it is.
+IGNORED = frozenset({ERROR_COLUMN, *(c for c in clients.OUTPUT
+                                     if c not in COLUMNS and c not in ALIASES and c != UID)})
+KNOWN = frozenset({*COLUMNS, *ALIASES, UID, *IGNORED})
+# The free-text columns, which the export guards against formulas (its other columns
+# cannot start with a formula character): the import drops that quote in them.
+GUARDED = frozenset(clients.TEXT_OUTPUT)
+DELIMITERS = (",", ";", "\t")  # a comma first: it wins a tie
+_SEPARATORS = re.compile(r"[\s\-]+")
 
 
 # ---------------------------------------------------------------- reading files
 
+def column_name(cell: str) -> str:
+    """A header cell as a column name, written as people write it: any case, spaces or
+    hyphens for underscores (`Owner Name`, `owner-email`), an export's name for a column."""
+    name = _SEPARATORS.sub("_", cell.lstrip("\ufeff").strip().lower())
+    return ALIASES.get(name, name)
+
+
 def _header(cells: list[str]) -> list[str]:
-    names = [c.strip().lower().lstrip("\ufeff") for c in cells]
-    unknown = [n for n in names if n not in COLUMNS and n != ERROR_COLUMN]
+    names = [column_name(c) for c in cells]
+    unknown = [(cell.lstrip("\ufeff").strip(), name) for cell, name in zip(cells, names,
+                                                                           strict=True)
+               if name not in KNOWN]
     missing = [n for n in REQUIRED if n not in names]
-    if unknown or missing or len(set(names)) != len(names):
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if unknown or missing or repeated:
         problems = []
         if unknown:
-            problems.append("unknown columns " + ", ".join(unknown))
+            problems.append("unknown columns " + ", ".join(f"`{cell}`" for cell, _ in unknown))
         if missing:
             problems.append("missing required columns " + ", ".join(missing))
-        if len(set(names)) != len(names):
-            problems.append("repeated columns")
+        if repeated:
+            problems.append("repeated columns " + ", ".join(repeated))
         raise Invalid("the file's header has " + "; ".join(problems), code="invalid_header",
-                      hint="columns: " + ", ".join(COLUMNS) + " (the first three required)")
+                      hint=_header_hint(unknown, names))
     return names
 
 
-def read_csv(stream: TextIO) -> Iterator[CsvBlock]:
-    """Blocks of records with spreadsheet numbering: the header is row 1."""
-    reader = csv.reader(stream)
+def _header_hint(unknown: list[tuple[str, str]], names: list[str]) -> str:
+    """The columns, after the known column closest to each unknown one, if any is close."""
+    import difflib
+
+    columns = "columns: " + ", ".join(COLUMNS) + " (the first three required)"
+    free = [c for c in COLUMNS if c not in names]  # a column given already is no guess
+    guesses = [(cell, close[0]) for cell, name in unknown
+               if (close := difflib.get_close_matches(name, free, n=1))]
+    if not guesses:
+        return columns
+    if len(unknown) == 1:
+        return f"did you mean {guesses[0][1]}? The {columns}"
+    return ("did you mean " + ", ".join(f"{guess} for `{cell}`" for cell, guess in guesses)
+            + f"? The {columns}")
+
+
+def read_csv(stream: Iterable[str]) -> Iterator[CsvBlock]:
+    """Blocks of records with spreadsheet numbering: the header is row 1. The cells are
+    separated by commas, semicolons or tabs, whichever the header line is written with."""
+    lines = iter(stream)
+    head = []  # the lines up to the header's first one (blank lines count as rows)
+    for line in lines:
+        head.append(line)
+        if line.strip(_BLANK):
+            break
+    delimiter = _delimiter(head[-1]) if head else ","
+    reader = csv.reader(itertools.chain(head, lines), delimiter=delimiter)
     try:
         yield from _csv_blocks(reader)
     except csv.Error as exc:  # e.g. a cell over the csv module's 128 KiB field limit
         raise Invalid(f"line {reader.line_num} of the file is not readable CSV: {exc}",
                       code="invalid_csv", hint="check the quoting around that line") from exc
+
+
+_BLANK = " \t\r\n,;\""  # a line of only these holds no header cell, whatever the delimiter
+
+
+def _delimiter(line: str) -> str:
+    """Of the delimiters, the one that splits the header line into the most known columns
+    (then into the most cells: the file's own columns, even when they are all unknown)."""
+    def score(delimiter: str) -> tuple[int, int]:
+        cells = next(csv.reader([line], delimiter=delimiter), [])
+        return sum(column_name(c) in KNOWN for c in cells), len(cells)
+
+    return max(DELIMITERS, key=score)  # max keeps the first of equals: the comma
 
 
 def _csv_blocks(reader: Iterator[list[str]]) -> Iterator[CsvBlock]:
@@ -115,6 +179,7 @@ class CsvBlock:
                  offset: int | None = None) -> None:
         self.header, self.start, self.count = header, start, count
         self._rows, self.text, self.offset = rows, text, offset
+        self.ignored = [name for name in header if name in IGNORED]
 
     def __len__(self) -> int:
         return self.count
@@ -146,18 +211,27 @@ class CsvBlock:
             yield number, self.cells(cells)
 
     def cells(self, row: list[str]) -> dict:
-        """The cells by column (as many as the row has, for a malformed one)."""
+        """The cells by column as the file has them (as many as the row has, for a
+        malformed one)."""
         by_name = dict(zip(self.header, row, strict=False))
-        by_name.pop(ERROR_COLUMN, None)
+        for name in self.ignored:
+            by_name.pop(name, None)
         return by_name
 
-    def columns(self) -> dict[str, tuple[str, ...]] | None:
-        """The block column by column, if every record has the header's width."""
+    def meaning(self, cells: dict) -> dict:
+        """The cells without the quote an export adds to a formula-like text cell."""
+        unquoted = {name: unguarded(cell) for name, cell in cells.items()
+                    if cell[:1] == "'" and name in GUARDED}
+        return {**cells, **unquoted} if unquoted else cells
+
+    def columns(self) -> dict[str, Sequence[str]] | None:
+        """The block column by column, if every record has the header's width (without
+        the quote an export adds to a formula-like text cell)."""
         if set(map(len, self.rows)) != {len(self.header)}:
             return None
-        return {name: cells for name, cells in zip(self.header, zip(*self.rows, strict=True),
-                                                    strict=True)
-                if name != ERROR_COLUMN}
+        return {name: unguarded_column(cells) if name in GUARDED else cells
+                for name, cells in zip(self.header, zip(*self.rows, strict=True), strict=True)
+                if name not in IGNORED}
 
 
 @dataclass(frozen=True)
@@ -183,6 +257,9 @@ class RecordBlock:
 
     def cells(self, row: dict) -> dict:
         return row
+
+    def meaning(self, cells: dict) -> dict:
+        return cells  # JSON values are what they say: no formula guard to undo
 
     def columns(self) -> None:
         return None
@@ -211,15 +288,19 @@ def _ndjson_records(stream: TextIO) -> Iterator[tuple[int, dict | Unreadable]]:
         if not isinstance(data, dict):
             yield number, Unreadable("each line must be a JSON object: " + _excerpt(line))
             continue
-        cells = {k: _json_cell(v) for k, v in data.items() if k != ERROR_COLUMN}
-        unknown = [k for k in cells if k not in COLUMNS]
+        cells = {ALIASES.get(k, k): _json_cell(v) for k, v in data.items() if k not in IGNORED}
+        if len(cells) < len(data.keys() - IGNORED):  # seats and seats_allocated
+            yield number, Unreadable("seats and seats_allocated are the same field: give "
+                                     "one of them", cells)
+            continue
+        unknown = [k for k in cells if k not in COLUMNS and k != UID]
         nested = [k for k, v in cells.items() if isinstance(v, list | dict)]
         if unknown or nested:
             problems = (["unknown fields " + ", ".join(unknown)] if unknown else []) + (
                 [", ".join(nested) + ": a cell is a string, a number, true/false or null, "
                  "not a JSON array or object"] if nested else [])
             yield number, Unreadable("; ".join(problems), {
-                k: v for k, v in cells.items() if k in COLUMNS and k not in nested})
+                k: v for k, v in cells.items() if k not in unknown and k not in nested})
             continue
         yield number, cells
 
@@ -258,6 +339,7 @@ class Run:
     short_of_licences: bool = False
     inactive_reseller: bool = False  # it can create no client: new rows were refused
     seen: dict[str, int] = field(default_factory=dict)
+    seen_uids: dict[str, int] = field(default_factory=dict)
 
     def fail(self, row: int, column: str | None, message: str, raw: dict | None) -> None:
         self.fail_all(row, [(column, message)], raw)
@@ -336,7 +418,9 @@ def _details(failures: list[dict]) -> list[dict]:
 
 def _cleaned(block: Block, rules: clients.Policy) -> dict | None:
     columns = block.columns()
-    return clients.clean_columns(columns, len(block), rules) if columns else None
+    if not columns or any(columns.get(UID, ())):  # rows that may name their client by uid
+        return None
+    return clients.clean_columns(columns, len(block), rules)
 
 
 def prepared(blocks: Iterable[Block], rules: clients.Policy, *, pipeline: bool = True
@@ -493,14 +577,22 @@ class _Job:
         self.taken = 0  # licences to take, once, at the end
 
     def _existing(self) -> dict[str, Any]:
+        return {row.external_id: row
+                for row in self._clients(CLIENT.c.external_id.is_not(None))}
+
+    def _clients(self, *where: Any) -> Any:
+        """The reseller's clients (or the direct ones), as far as a row's match needs them."""
         owner = (CLIENT.c.reseller_id.is_(None) if self.parent is None
                  else CLIENT.c.reseller_id == self.parent.id)
-        rows = self.conn.execute(
+        return self.conn.execute(
             select(CLIENT.c.id, CLIENT.c.uid, CLIENT.c.external_id, CLIENT.c.stage,
                    CLIENT.c.trial_ends_at, CLIENT.c.deleted_at, CLIENT.c.support_type,
-                   CLIENT.c.support_access)
-            .where(owner, CLIENT.c.external_id.is_not(None)))
-        return {row.external_id: row for row in rows}
+                   CLIENT.c.support_access).where(owner, *where))
+
+    @functools.cached_property
+    def by_uid(self) -> dict[str, Any]:
+        """Every client of the reseller by uid: read once, when a row first names one."""
+        return {row.uid: row for row in self._clients()}
 
     @property
     def checking(self) -> bool:
@@ -562,22 +654,20 @@ class _Job:
             if isinstance(raw, Unreadable):
                 self.tally.fail(number, None, raw.message, raw.cells)
             else:
-                self._row(number, raw)
+                self._row(number, raw, block.meaning(raw))
 
-    def _row(self, number: int, raw: dict) -> None:
+    def _row(self, number: int, raw: dict, cells: dict) -> None:
+        """One row: `raw` as the file has it (kept for --errors-out), `cells` as it means."""
         try:
-            values = self._clean(raw)
+            values = self._clean(cells)
         except FieldInvalid as first:
-            self.tally.fail_all(number, self._all_errors(raw, first), raw)
+            self.tally.fail_all(number, self._all_errors(cells, first), raw)
             return
         try:
-            external = values["external_id"]
-            if external:
-                self._check_duplicate(number, external)
-                match = self.existing.get(external)
-                if match is not None:
-                    self._existing_row(number, raw, values, match)
-                    return
+            match = self._match(number, cells, values["external_id"])
+            if match is not None:
+                self._existing_row(number, cells, values, match)
+                return
             for key, column in self.pending.items():
                 column.append(values[key])
             self.sources.append((number, None, raw))
@@ -591,8 +681,32 @@ class _Job:
         return [(e.column, e.message) for e in errors] or [(first.column, first.message)]
 
     def _is_existing(self, raw: dict) -> bool:
-        external = raw.get("external_id")
-        return (str(external).strip() if external is not None else "") in self.existing
+        external = _text(raw.get("external_id"))
+        if external:
+            return external in self.existing
+        uid = _text(raw.get(UID))
+        return bool(uid) and uid in self.by_uid
+
+    def _match(self, number: int, raw: dict, external: str | None) -> Any | None:
+        """The existing client a row stands for: by its external_id; a row without one,
+        by its uid, if it has one (a row of `client list -o csv`)."""
+        if external:
+            self._check_duplicate(number, external)
+            return self.existing.get(external)
+        uid = _text(raw.get(UID))
+        if not uid:
+            return None
+        first = self.tally.seen_uids.setdefault(uid, number)
+        if first != number:
+            raise FieldInvalid(UID, f"uid `{uid}` repeats row {first}")
+        match = self.by_uid.get(uid)
+        if match is None:
+            whose = (f"of reseller `{self.parent.slug}`" if self.parent is not None
+                     else "without a reseller")
+            raise FieldInvalid(UID, f"there is no client `{uid}` {whose} (a row without an "
+                                    "external_id is matched by its uid): empty the uid cell "
+                                    "to create a new client")
+        return match
 
     def _clean(self, raw: dict) -> dict:
         values = clients.fast_clean(raw, self.rules)
@@ -617,12 +731,19 @@ class _Job:
         if mode == "skip":
             self.tally.skipped += 1
             return
+        by_uid = not values["external_id"]
         if match.deleted_at is not None:
+            if by_uid:
+                raise FieldInvalid(UID, f"client {match.uid} is deleted: remove its row, or "
+                                        "pass --on-existing skip")
             raise FieldInvalid("external_id", f"external_id `{match.external_id}` belongs to "
                                               f"deleted client {match.uid} (a deleted client "
                                               "keeps its external id): give the row another "
                                               "one, or pass --on-existing skip")
         if mode == "error":
+            if by_uid:
+                raise FieldInvalid(UID, f"client {match.uid} exists; use --on-existing skip "
+                                        "or update")
             raise FieldInvalid("external_id", f"a client with external_id `{match.external_id}`"
                                               f" exists ({match.uid}); use --on-existing "
                                               "skip or update")
@@ -861,14 +982,17 @@ class _Copy:
 
 
 def failed_rows_csv(failures: list[dict], out: TextIO) -> None:
-    """The failed rows with an `error` column, ready to fix and import again."""
+    """The failed rows, their cells as read, with an `error` column, ready to fix and
+    import again (and a uid column when a row has a uid: it may match it to its client)."""
+    columns = ([UID] if any(_cell(f["cells"].get(UID)) for f in failures) else []) + [
+        *COLUMNS]
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow([*COLUMNS, "error"])
+    writer.writerow([*columns, "error"])
     for failure in failures:
         cells = failure["cells"]
         reason = "; ".join((f"{e['column']}: " if e["column"] else "") + e["message"]
                            for e in failure["errors"])
-        writer.writerow([_cell(cells.get(c)) for c in COLUMNS]
+        writer.writerow([_cell(cells.get(c)) for c in columns]
                         + [f"row {failure['row']}: {reason}"])
 
 
@@ -878,3 +1002,7 @@ def _cell(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else str(value).strip()
