@@ -13,6 +13,7 @@ import os
 import shutil
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -81,9 +82,16 @@ def _pg_schema_url(schema: str) -> str:
 @pytest.fixture
 def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """URL of an empty store (nothing created yet) on the parametrised backend."""
-    backend = getattr(request, "param", "sqlite")
+    with new_store_url(getattr(request, "param", "sqlite"), tmp_path) as url:
+        yield url
+
+
+@contextmanager
+def new_store_url(backend: str, folder: Path) -> Iterator[str]:
+    """URL of a store with nothing in it yet: a SQLite file in `folder`, or a PostgreSQL
+    schema of its own (dropped afterwards)."""
     if backend == "sqlite":
-        yield f"sqlite:///{tmp_path / 'store.db'}"
+        yield f"sqlite:///{folder / 'store.db'}"
         return
     require_postgres()
     import psycopg

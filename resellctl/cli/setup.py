@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Annotated
 
 import typer
@@ -16,14 +17,19 @@ def init(
     admin_email: Annotated[str, typer.Option(help="E-mail of the first super admin.")],
     output: Output = Format.table,
     admin_name: Annotated[str | None, typer.Option(help="Name of the first super admin.")] = None,
+    sample_data: Annotated[bool, typer.Option(
+        "--sample-data", help="Fill the store with a demo channel (resellers, clients, "
+        "subscriptions, six months of snapshots) and show its dashboard; only into a store "
+        "without resellers or clients.")] = False,
 ) -> None:
     """Create or upgrade the store, its first super admin and default catalog; save the profile.
 
     \b
     Example: resellctl init --admin-email ops@vendor.example
+    Example: resellctl init --admin-email you@example.com --sample-data
     """
     from resellctl import config
-    from resellctl.domain import setup
+    from resellctl.domain import sample, setup
     from resellctl.store.engine import Store
 
     current = state(ctx)
@@ -31,7 +37,11 @@ def init(
     store = Store(url, check_schema=False)
     name, url = _context_to_write(current.profile, url, admin_email, config)
     try:
+        if sample_data:
+            sample.refuse_if_in_use(store)  # before init writes anything
         result = setup.init(store, admin_email, admin_name)
+        if sample_data:
+            result["sample"] = sample.generate(store, result["admin_email"])
     finally:
         store.dispose()
     result.update(_save_profile(name, url, result["admin_email"], config))
@@ -40,6 +50,18 @@ def init(
         return
     _say_done(result, config.load().current == name)
     _note_if_shared(url)
+    if sample_data:
+        _show_dashboard(current, result["admin_email"])
+
+
+def _show_dashboard(current, admin: str) -> None:  # noqa: ANN001
+    """The sample channel's dashboard, as its admin sees it in the store just filled."""
+    from resellctl.cli.report import render_dashboard
+
+    sys.stdout.write("\n")
+    current.actor = admin
+    current.refresh()
+    render_dashboard(current, None)
 
 
 def _database_url(current, config) -> str:  # noqa: ANN001
@@ -106,13 +128,24 @@ def _say_done(result: dict, is_current: bool) -> None:
     if result["loaded_default_catalog"]:
         plans = len(catalog.parse(catalog.default_text())["plans"])
         lines.append(f"Loaded the default price catalog ({plans} plans).")
+    if "sample" in result:
+        lines.append(_sample_line(result["sample"]))
     name = result["profile"]
     lines.append(f"Saved context {name} in {result['config_path']}.")
     command = ["resellctl"] if is_current else ["resellctl", "--profile", name]
-    command += (["reseller", "create", "--slug", "acme", "--name", "Acme", "--owner", email]
-                if result["created_admin"] else ["whoami"])
+    if "sample" in result:
+        command += ["client", "list", "--reseller", "northwind-it"]
+    elif result["created_admin"]:
+        command += ["reseller", "create", "--slug", "acme", "--name", "Acme", "--owner", email]
+    else:
+        command += ["whoami"]
     lines.append(f"Next: {shlex.join(command)}")
     typer.echo("\n".join(lines))
+
+
+def _sample_line(counts: dict) -> str:
+    return (f"Added a sample channel: {counts['resellers']} resellers, {counts['clients']} "
+            f"clients, {counts['subscriptions']} subscriptions.")
 
 
 def _note_if_shared(url: str) -> None:

@@ -51,6 +51,11 @@ class State:
             output.use_currency(None)
             self._ctx.store.dispose()
 
+    def refresh(self) -> None:
+        """Resolve the store and actor again (init has just saved the profile)."""
+        self.close()
+        self._resolved = self._ctx = None
+
     def reseller(self, given: str | None) -> str | None:
         """`--reseller`, else the context's default reseller."""
         return given or self.resolved.reseller

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.engine import Connection
 
 from resellctl.domain.errors import Denied, NotFound
@@ -38,14 +38,21 @@ def load_actor(conn: Connection, email: str | None) -> Actor:
     if not email:
         raise Denied("no acting user", code="no_actor",
                      hint="pass `--as EMAIL`, set RESELLCTL_ACTOR, or run `resellctl init`")
-    row = conn.execute(select(USER.c.id, USER.c.email, USER.c.is_super_admin)
-                       .where(USER.c.email == normalise_email(email))).first()
-    if row is None:
+    rows = conn.execute(_ACTOR, {"email": normalise_email(email)}).all()
+    if not rows:
         raise Denied(f"unknown user `{email}`", code="unknown_actor",
                      hint="a super admin can add it with `resellctl user create`")
-    roles = dict(conn.execute(select(MEMBERSHIP.c.reseller_id, MEMBERSHIP.c.role)
-                              .where(MEMBERSHIP.c.user_id == row.id)).all())
+    row = rows[0]
+    roles = {r.reseller_id: r.role for r in rows if r.reseller_id is not None}
     return Actor(id=row.id, email=row.email, is_super_admin=row.is_super_admin, roles=roles)
+
+
+# Every service call starts here: one query, built once (building it costs more than
+# running it).
+_ACTOR = (select(USER.c.id, USER.c.email, USER.c.is_super_admin, MEMBERSHIP.c.reseller_id,
+                 MEMBERSHIP.c.role)
+          .select_from(USER.outerjoin(MEMBERSHIP, MEMBERSHIP.c.user_id == USER.c.id))
+          .where(USER.c.email == bindparam("email")))
 
 
 def require_super_admin(actor: Actor, what: str) -> None:

@@ -15,7 +15,18 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TextIO
 
-from sqlalchemy import String, and_, case, func, insert, literal_column, or_, select, update
+from sqlalchemy import (
+    String,
+    and_,
+    bindparam,
+    case,
+    func,
+    insert,
+    literal_column,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
@@ -423,9 +434,20 @@ def client_dict(row: Any) -> dict:
     return dict(zip(OUTPUT, row, strict=True))
 
 
+_READ: dict[str, Any] = {}  # per dialect: building the query costs more than running it
+
+
 def _read(conn: Connection, client_id: int) -> dict:
-    return client_dict(conn.execute(_select(conn, clock.now())
-                                    .where(CLIENT.c.id == client_id)).one())
+    query = _READ.get(conn.dialect.name)
+    if query is None:
+        now = bindparam("now", type_=CLIENT.c.trial_ends_at.type)
+        query = _READ[conn.dialect.name] = _select(conn, now).where(
+            CLIENT.c.id == bindparam("client_id"))
+    return client_dict(conn.execute(query, {"now": clock.now(), "client_id": client_id}).one())
+
+
+_BY_UID = select(CLIENT).where(CLIENT.c.uid == bindparam("uid"))  # built once, like _READ
+_BY_UID_LOCKED = _BY_UID.with_for_update()
 
 
 def client_row(conn: Connection, actor: Actor, uid: str, *, for_update: bool = False) -> Any:
@@ -434,10 +456,8 @@ def client_row(conn: Connection, actor: Actor, uid: str, *, for_update: bool = F
     for_update locks the row on PostgreSQL (SQLite writers are already serialised by
     BEGIN IMMEDIATE), so two concurrent status changes cannot both move a licence.
     """
-    query = select(CLIENT).where(CLIENT.c.uid == uid)
-    if for_update and conn.dialect.name == "postgresql":
-        query = query.with_for_update()
-    row = conn.execute(query).first()
+    locked = for_update and conn.dialect.name == "postgresql"
+    row = conn.execute(_BY_UID_LOCKED if locked else _BY_UID, {"uid": uid}).first()
     visible = row is not None and (actor.is_super_admin or row.reseller_id in actor.roles)
     if not visible:
         raise NotFound(f"client `{uid}` not found", code="client_not_found",

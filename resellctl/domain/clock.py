@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, date, datetime
 
 from resellctl.domain.errors import Invalid
+
+# The instant `frozen` pins (None: the real clock, or RESELLCTL_NOW).
+_pinned: ContextVar[datetime | None] = ContextVar("resellctl_now", default=None)
 
 
 def parse_instant(text: str) -> datetime:
@@ -21,7 +27,11 @@ def parse_instant(text: str) -> datetime:
 
 
 def now() -> datetime:
-    """Current instant (aware, UTC), honouring RESELLCTL_NOW."""
+    """Current instant (aware, UTC): a `frozen` block's instant, else RESELLCTL_NOW, else
+    the system clock."""
+    pinned = _pinned.get()
+    if pinned is not None:
+        return pinned
     fixed = os.environ.get("RESELLCTL_NOW")
     if fixed:
         return parse_instant(fixed)
@@ -30,6 +40,18 @@ def now() -> datetime:
 
 def today() -> date:
     return now().date()
+
+
+@contextmanager
+def frozen(instant: datetime) -> Iterator[datetime]:
+    """Run a block as if it were `instant` (naive values are UTC): every rule inside reads
+    this clock, so a history can be written at past instants (the sample data)."""
+    aware = instant.replace(tzinfo=UTC) if instant.tzinfo is None else instant.astimezone(UTC)
+    token = _pinned.set(aware)
+    try:
+        yield aware
+    finally:
+        _pinned.reset(token)
 
 
 def iso(value: datetime | None) -> str | None:
