@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
 from pathlib import Path
 
 
@@ -24,3 +29,44 @@ def bench_env(workdir: Path, url: str) -> dict[str, str]:
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     env.pop("PYTHONUNBUFFERED", None)
     return env
+
+
+class BenchError(RuntimeError):
+    """A command failed or a check found a wrong figure (never a missed target)."""
+
+
+@dataclass
+class Sample:
+    """One finished process: wall seconds, CPU seconds (user + sys), its stdout."""
+
+    wall: float
+    cpu: float
+    stdout: str
+
+
+def run(argv: list[str], env: dict[str, str] | None = None, *,
+        keep_output: bool = True) -> Sample:
+    """Run one process to the end (stdout kept, or sent to /dev/null); raises BenchError
+    when it fails. os.wait4 gives this child's own rusage (what `/usr/bin/time` prints)."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        start = time.perf_counter()
+        proc = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL, stderr=err,
+                                stdout=out if keep_output else subprocess.DEVNULL)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - start
+        if os.waitstatus_to_exitcode(status) != 0:
+            err.seek(0)
+            raise BenchError(f"`{' '.join(argv[:4])} …` exited "
+                             f"{os.waitstatus_to_exitcode(status)}: "
+                             f"{err.read().decode(errors='replace').strip()[-2000:]}")
+        out.seek(0)
+        return Sample(wall, usage.ru_utime + usage.ru_stime, out.read().decode())
+
+
+def entry_point() -> str:
+    """The installed `resellctl` next to this interpreter."""
+    script = Path(sys.executable).with_name("resellctl")
+    if not script.exists():
+        raise BenchError(f"the installed entry point is missing: {script}; "
+                         "install the project first: .venv/bin/pip install -e .")
+    return str(script)

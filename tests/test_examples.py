@@ -86,3 +86,17 @@ def test_the_import_script_passes_on_other_exit_codes(acme, store_url, tmp_path)
     (tmp_path / "bad-header.csv").write_text("nom,owner_name,owner_email\n", encoding="utf-8")
     assert bash(script, tmp_path, store_url, "acme", "bad-header.csv").returncode == 5
     assert bash(script, tmp_path, store_url, "nosuch", "bad-header.csv").returncode == 3
+
+
+def test_the_monthly_export_script_writes_the_csv_and_the_chart(run, store_url, tmp_path):
+    """examples/cron/monthly-export.sh as written: the CSV and the SVG in OUT_DIR."""
+    ok(run("report", "snapshot", "-o", "json"))
+    script = (README.parent / "cron" / "monthly-export.sh").read_text(encoding="utf-8")
+    month = __import__("datetime").date.today().strftime("%Y-%m")
+    env_script = f"export OUT_DIR={tmp_path / 'out'}\n" + script
+    done = bash(env_script, tmp_path, store_url, month)
+    assert done.returncode == 0, done.stderr
+    csv_path = tmp_path / "out" / f"stats-{month}.csv"
+    assert done.stdout.strip() == str(csv_path)
+    assert csv_path.read_text().startswith("month,reseller,clients_total")
+    assert (tmp_path / "out" / f"mrr-{month}.svg").read_text().startswith("<svg")

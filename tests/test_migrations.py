@@ -198,7 +198,7 @@ def test_0002_down_and_up_again_keeps_the_clients(store_url, run):
 
 def test_0003_down_and_up_again_keeps_the_subscriptions(store_url, run):
     from alembic import command
-    from sqlalchemy import inspect
+    from sqlalchemy import inspect, text
 
     created = run("client", "create", "--name", "Kept", "--owner-name", "K",
                   "--owner-email", "k@kept.example", "-o", "json")
@@ -206,16 +206,28 @@ def test_0003_down_and_up_again_keeps_the_subscriptions(store_url, run):
     sub = run("subscription", "create", created.json["uid"], "--plan", "business-location",
               "--quantity", "3", "-o", "json")
     assert sub.exit_code == 0, sub.stderr
+    assert run("reseller", "create", "--slug", "acme", "--name", "Acme", "--owner",
+               "admin@vendor.example", "--licenses", "1", "-o", "json").exit_code == 0
+    assert run("reseller", "balance", "top-up", "acme", "500", "-o", "json").exit_code == 0
+    other = run("client", "create", "-r", "acme", "--name", "Paid", "--owner-name", "P",
+                "--owner-email", "p@paid.example", "-o", "json").json["uid"]
+    paid = run("subscription", "create", other, "--plan", "business-location", "--quantity",
+               "1", "--interval", "yearly", "-o", "json")
+    assert run("subscription", "activate", paid.json["id"], "-o", "json").exit_code == 0
     store = Store(store_url, check_schema=False)
     try:
         with store.engine.begin() as conn:
             command.downgrade(migrate.alembic_config(conn), "0002")
             assert "next_unit_cents" not in {c["name"] for c in
                                              inspect(conn).get_columns("subscription")}
-        assert migrate.upgrade(store) == ("0002", "0003")
+        assert migrate.upgrade(store) == ("0002", HEAD_REVISION)
+        with store.engine.connect() as conn:  # 0004 recorded the current paid periods
+            periods = conn.execute(text(
+                "SELECT subscription_id, period_cents, months FROM subscription_period")).all()
     finally:
         store.dispose()
     shown = run("subscription", "show", sub.json["id"], "-o", "json")
     assert shown.exit_code == 0, shown.stderr
     assert (shown.json["quantity"], shown.json["status"]) == (3, "pending")
+    assert [tuple(p) for p in periods] == [(paid.json["id"], 15000, 12)]
     assert _diffs(store_url) == []

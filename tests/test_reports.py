@@ -150,3 +150,61 @@ def test_snapshots_and_activity(portfolio, at, run, tmp_path):
     assert svg.read_text().startswith("<svg") and "2026-03-10" in svg.read_text()
     bad = at(NOW, "report", "activity", "--range", "2y")
     assert bad.exit_code == 5 and json.loads(bad.stderr)["error"]["exit_code"] == 5
+
+
+def test_monthly_rows_and_mrr_movements_that_add_up(at, run, tmp_path):
+    for user in (ANA,):
+        ok(at(NOW, "user", "create", user))
+    ok(at("2026-01-02T09:00:00Z", "reseller", "create", "--slug", "acme", "--name", "Acme",
+          "--owner", ANA, "--licenses", "10"))
+    ok(at("2026-01-02T09:00:00Z", "reseller", "balance", "top-up", "acme", "5000"))
+    jan, feb, mar = "2026-01-10T09:00:00Z", "2026-02-10T09:00:00Z", "2026-03-12T09:00:00Z"
+    a = ok(at(jan, "client", "create", "-r", "acme", "--name", "Alpha", "--owner-name", "A",
+              "--owner-email", "a@a.example"))["uid"]
+    b = ok(at(jan, "client", "create", "-r", "acme", "--name", "Bravo", "--owner-name", "B",
+              "--owner-email", "b@b.example", "--stage", "trial"))["uid"]
+    sa = ok(at(jan, "subscription", "create", a, "--plan", PLAN, "--quantity", "10"))["id"]
+    ok(at(jan, "subscription", "activate", sa))                       # $150/month from 01-10
+    sb = ok(at(jan, "subscription", "create", b, "--plan", PLAN, "--quantity", "1",
+               "--interval", "quarterly"))["id"]
+    ok(at(jan, "subscription", "activate", sb))  # trial until 01-31: from 02-01, $43/quarter
+    ok(at(jan, "subscription", "edit", sa, "--quantity", "20"))       # from the 02-10 renewal
+    ok(at(feb, "subscription", "sweep"))                              # A renews at $300
+    ok(at(mar, "subscription", "cancel", sb, "--yes"))                # B churns
+    c = ok(at(mar, "client", "create", "-r", "acme", "--name", "Charlie", "--owner-name", "C",
+              "--owner-email", "c@c.example"))["uid"]
+    sc = ok(at(mar, "subscription", "create", c, "--plan", PLAN, "--quantity", "2",
+               "--interval", "yearly"))["id"]
+    ok(at(mar, "subscription", "activate", sc))                       # $300/year: $25 MRR
+    ok(at(mar, "subscription", "edit", sa, "--quantity", "5"))        # from the 03-10 renewal?
+    rows = {m: ok(at(mar, "report", "monthly", "--month", m))[0]
+            for m in ("2025-12", "2026-01", "2026-02", "2026-03")}
+    assert rows["2025-12"]["mrr_cents"] == 0
+    assert (rows["2026-01"]["mrr_cents"], rows["2026-01"]["mrr_new_cents"]) == (15000, 15000)
+    assert rows["2026-01"]["clients_new"] == 2 and rows["2026-01"]["trials_started"] == 1
+    # Feb: A 150 → 300 (expansion), B new at 43/3 = 14.333…: 314.33
+    assert {k: rows["2026-02"][k] for k in ("mrr_cents", "mrr_new_cents",
+                                             "mrr_expansion_cents")} == {
+        "mrr_cents": 31433, "mrr_new_cents": 1433, "mrr_expansion_cents": 15000}
+    assert rows["2026-02"]["charges_cents"] == 30000
+    # Mar: B cancelled (churn −14.33), C new (+25.00); A's period 03-10 was not renewed
+    # by a sweep yet, so A's paid period ended 03-10: churn too
+    march = rows["2026-03"]
+    for previous, month in (("2025-12", "2026-01"), ("2026-01", "2026-02"),
+                            ("2026-02", "2026-03")):
+        now, before = rows[month], rows[previous]
+        assert before["mrr_cents"] + sum(now[f"mrr_{m}_cents"] for m in (
+            "new", "expansion", "contraction", "churn")) == now["mrr_cents"], month
+    assert march["mrr_new_cents"] == 2500 and march["mrr_churn_cents"] == -31433
+    assert march["mrr_cents"] == 2500 and march["clients_total"] == 3
+    assert (march["top_ups_cents"], rows["2026-01"]["top_ups_cents"]) == (0, 500000)
+    csv_file = tmp_path / "m.csv"
+    done = run("report", "monthly", "--month", "2026-03", "-o", "csv", "--out", str(csv_file),
+               env={"RESELLCTL_NOW": mar})
+    assert done.exit_code == 0 and done.stdout == ""
+    lines = csv_file.read_text().splitlines()
+    assert lines[0].startswith("month,reseller,clients_total") and lines[0].endswith(
+        "mrr_new_cents,mrr_expansion_cents,mrr_contraction_cents,mrr_churn_cents")
+    assert lines[1].startswith("2026-03,acme,3,1,")
+    bad = at(mar, "report", "monthly", "--month", "2026-13")
+    assert bad.exit_code == 5

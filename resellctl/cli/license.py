@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Annotated
 
 import typer
@@ -103,7 +104,13 @@ def _emit_reconcile(result: dict, output: Format) -> None:
     if output != Format.table:
         emit(result, output)
         return
-    emit(result["resellers"], output, title="Licence drift",
-         columns=["reseller", "stored_used", "actual_used", "drift", "repaired", "note"])
-    emit(result["orphans"], output, title="Orphan clients",
-         columns=["client", "name", "reseller", "reason"])
+    if not result["resellers"] and not result["orphans"]:
+        sys.stdout.write("No licence drift and no orphan clients: every pool counts its "
+                         "active clients.\n")
+        return
+    for rows, title, columns in (
+            (result["resellers"], "Licence drift",
+             ["reseller", "stored_used", "actual_used", "drift", "repaired", "note"]),
+            (result["orphans"], "Orphan clients", ["client", "name", "reseller", "reason"])):
+        if rows:
+            emit(rows, output, title=title, columns=columns)

@@ -329,11 +329,12 @@ def chart(points: list[dict], metric: str, title: str, *, width: int, colour: bo
     ticks = sorted({round(last * n / 4) for n in range(5)})
     plt.xticks(ticks, [points[t]["date"] for t in ticks])
     plt.xlim(0, max(last, 1))
-    values = [p["value"] / scale for p in points if p["value"] is not None]
+    values = [p["value"] / scale for p in points if p["value"] is not None] or [0]
     low, high = min(values), max(values)
     pad = (high - low) * 0.1 or max(1, abs(high) * 0.1)
     plt.ylim(max(0, low - pad) if low >= 0 else low - pad, high + pad)
-    plt.title(title)
+    known = any(p["value"] is not None for p in points)
+    plt.title(title if known else f"{title} (no snapshots yet)")
     plt.xlabel("date")
     plt.ylabel({"mrr": "MRR"}.get(metric, metric.replace("_", " ")))
     text = plt.build()
@@ -353,3 +354,39 @@ def save_svg(path: Path, text: str, title: str) -> None:
     console.print(Text.from_ansi(text))
     svg = console.export_svg(title=title)
     replace_file(path, lambda handle: handle.write(svg))
+
+
+# ---------------------------------------------------------------- the monthly export
+
+
+@app.command()
+def monthly(
+    ctx: typer.Context,
+    month: Annotated[str, typer.Option(help="The month, YYYY-MM.")],
+    reseller: ResellerOpt = None,
+    out: Annotated[Path | None, typer.Option(
+        help="Write to this file (atomically) instead of stdout.", dir_okay=False)] = None,
+    output: Output = Format.table,
+) -> None:
+    """One row per reseller for a month (cron export): clients, seats, licences, MRR and
+    its movements (new, expansion, contraction, churn), charges and top-ups.
+
+    \b
+    Example: resellctl report monthly --month 2026-11 -o csv --out stats-2026-11.csv
+    """
+    from resellctl.domain import reports
+
+    current = state(ctx)
+    rows = reports.monthly(current.ctx(), month, current.reseller(reseller))
+    table = ["reseller", Col("clients_total", "Clients", "count"),
+             Col("clients_new", "New", "count"), Col("clients_churned", "Churned", "count"),
+             "mrr_cents", Col("mrr_new_cents", "MRR new"),
+             Col("mrr_churn_cents", "MRR churn", optional=True),
+             Col("charges_cents", "Charges", optional=True)]
+    if out is None:
+        emit(rows, output, columns=list(reports.MONTHLY), table=table)
+        return
+    from resellctl.files import replace_file
+
+    replace_file(out, lambda handle: emit(rows, output, columns=list(reports.MONTHLY),
+                                          table=table, out=handle))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -261,10 +262,13 @@ def list_(
     """
     subs = _subscriptions()
     current = state(ctx)
-    rows = subs.iter_subscriptions(current.ctx(), client=client,
-                                   reseller=current.reseller(reseller), status=status,
-                                   renewing_within=renewing_within, limit=limit, offset=offset)
-    emit(rows, output, columns=list(subs.OUTPUT), table=LISTED)
+    filters = {"client": client, "reseller": current.reseller(reseller), "status": status,
+               "renewing_within": renewing_within, "limit": limit, "offset": offset}
+    if output == Format.csv:  # formatted by the database, streamed to stdout
+        subs.export_csv(current.ctx(), sys.stdout, **filters)
+        return
+    emit(subs.iter_subscriptions(current.ctx(), **filters), output, columns=list(subs.OUTPUT),
+         table=LISTED)
 
 
 @app.command()

@@ -46,7 +46,7 @@ from resellctl.domain.csvfile import FORMULA_START
 from resellctl.domain.errors import Conflict, Denied, FieldInvalid, Invalid, NotFound, UsageError
 from resellctl.store import tables
 from resellctl.store.engine import UNICODE_LOWER
-from resellctl.store.sql import copy_csv, iso_instant, raw_rows, true_false
+from resellctl.store.sql import iso_instant, true_false
 
 CLIENT = tables.client
 SUB = tables.subscription
@@ -574,15 +574,9 @@ def iter_clients(ctx: Ctx, **filters: Any) -> Iterator[dict]:
 
 def export_csv(ctx: Ctx, out: TextIO, **filters: Any) -> None:
     """The portfolio as spreadsheet-safe CSV with a header, the rows formatted by the
-    database: COPY ... TO STDOUT on PostgreSQL, the bare cursor on SQLite."""
+    database (csvfile.write_query)."""
     with ctx.store.read() as conn:
-        query = _portfolio(conn, ctx, dict(filters), cells=True)
-        if conn.dialect.name == "postgresql":
-            copy_csv(conn, query, out)
-            return
-        rows = raw_rows(conn, query)  # runs the query: an error leaves stdout empty
-        out.write(",".join(OUTPUT) + "\n")
-        csvfile.write_rows_beside(rows, out)
+        csvfile.write_query(conn, _portfolio(conn, ctx, dict(filters), cells=True), out)
 
 
 def count_clients(ctx: Ctx, *, reseller: str | None = None, stages: list[str] | None = None,

@@ -14,7 +14,7 @@ import itertools
 import marshal
 import os
 from collections.abc import Iterable, Iterator, Sequence
-from typing import TextIO
+from typing import Any, TextIO
 
 from resellctl.domain import processes
 
@@ -85,6 +85,21 @@ def write_rows_beside(rows: Iterable[Sequence], out: TextIO) -> None:
     if pid == 0:  # the writer: formats what it receives, then leaves without clean-up
         os._exit(_write_received(end, out))
     _send_chunks(itertools.chain((first,), _chunks(iterator)), end, pid)
+
+
+def write_query(conn: Any, query: Any, out: TextIO) -> None:
+    """A query's rows as CSV with its column labels as the header, formatted by the
+    database: COPY ... TO STDOUT on PostgreSQL; on SQLite the bare DB-API cursor, written
+    with write_rows_beside. The query's columns must be ready cells (text, integers,
+    NULL), formula-guarded in SQL where they hold free text."""
+    from resellctl.store.sql import copy_csv, raw_rows  # SQLAlchemy: not for `--help`
+
+    if conn.dialect.name == "postgresql":
+        copy_csv(conn, query, out)
+        return
+    rows = raw_rows(conn, query)  # runs the query: an error leaves `out` empty
+    out.write(",".join(column.name for column in query.selected_columns) + "\n")
+    write_rows_beside(rows, out)
 
 
 def _file_descriptor(out: TextIO) -> int | None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import and_, case, delete, func, insert, literal, select
+from sqlalchemy import and_, case, delete, func, insert, literal, or_, select
 from sqlalchemy.engine import Connection
 
 from resellctl.domain import clock, durations, money
@@ -124,20 +124,37 @@ def dashboard(ctx: Ctx, reseller: str | None = None, *, per_reseller: bool | Non
         actor = load_actor(conn, ctx.actor)
         ids = scope(conn, actor, reseller)
         today = clock.today()
-        total = {**_client_figures(conn, ids, False)[None],
-                 **_sub_figures(conn, ids, False, today)[None],
-                 **_pool_figures(conn, ids, False)[None]}
-        result = {"reseller": reseller, "date": today.isoformat(), **_figures(total)}
+        head = {"reseller": reseller, "date": today.isoformat()}
         if per_reseller is False or (per_reseller is None and reseller):
-            return result
-        result["resellers"] = [{k: v for k, v in row.items() if k != "reseller_id"}
-                               for row in _per_reseller(conn, ids, today)]
-        return result
+            return {**head, **_figures({**_client_figures(conn, ids, False)[None],
+                                        **_sub_figures(conn, ids, False, today)[None],
+                                        **_pool_figures(conn, ids, False)[None]})}
+        parts = _parts(conn, ids, today)
+        return {**head, **_figures(_total(parts)),
+                "resellers": [{k: v for k, v in row.items() if k != "reseller_id"}
+                              for row in _per_reseller(conn, ids, today, parts)]}
 
 
-def _per_reseller(conn: Connection, ids: list[int] | None, today: date) -> list[dict]:
-    parts = [_client_figures(conn, ids, True), _sub_figures(conn, ids, True, today),
-             _pool_figures(conn, ids, True)]
+def _parts(conn: Connection, ids: list[int] | None, today: date) -> list[dict]:
+    """The figures per reseller: one GROUP BY per table."""
+    return [_client_figures(conn, ids, True), _sub_figures(conn, ids, True, today),
+            _pool_figures(conn, ids, True)]
+
+
+def _total(parts: list[dict]) -> dict:
+    """The scope's figures as the sums of its groups' (a few hundred sums, not rows), so
+    each table is read once; MRR is still rounded once, from the summed twelfths."""
+    total = dict(ZERO)
+    for part in parts:
+        for figures in part.values():
+            for key, value in figures.items():
+                total[key] += int(value or 0)
+    return total
+
+
+def _per_reseller(conn: Connection, ids: list[int] | None, today: date,
+                  parts: list[dict] | None = None) -> list[dict]:
+    parts = parts or _parts(conn, ids, today)
     slugs = dict(conn.execute(select(RESELLER.c.id, RESELLER.c.slug)
                               .where(_within(RESELLER.c.id, ids))).all())
     rows = [{"reseller": slug, "reseller_id": rid,
@@ -309,3 +326,171 @@ def activity(ctx: Ctx, reseller: str | None = None, range_: str = "30d",
              "value": int(found[first + timedelta(days=n)])
              if first + timedelta(days=n) in found else None}
             for n in range(RANGES[range_])]
+
+
+# ---------------------------------------------------------------- the monthly export
+
+MONTHLY = ("month", "reseller", "clients_total", "clients_new", "clients_churned",
+           "trials_started", "seats_allocated", "seats_used", "license_count", "license_used",
+           "licenses_purchased", "mrr_cents", "charges_cents", "top_ups_cents",
+           "mrr_new_cents", "mrr_expansion_cents", "mrr_contraction_cents",
+           "mrr_churn_cents")
+MOVEMENTS = ("new", "expansion", "contraction", "churn")
+
+
+def parse_month(text: str) -> date:
+    try:
+        year, month = (int(part) for part in text.strip().split("-"))
+        return date(year, month, 1)
+    except ValueError as exc:
+        raise Invalid(f"--month `{text}` is not a month like 2026-11",
+                      code="invalid_month") from exc
+
+
+def monthly(ctx: Ctx, month: str, reseller: str | None = None) -> list[dict]:
+    """One row per reseller for the month (cron export). `mrr_cents` is the MRR of the
+    periods paid for on the month's last day; the previous month's plus the four
+    movements equals it, exactly."""
+    first = parse_month(month)
+    after = add_months(first, 1)
+    with ctx.store.read() as conn:
+        actor = load_actor(conn, ctx.actor)
+        ids = scope(conn, actor, reseller)
+        resellers = conn.execute(select(RESELLER.c.id, RESELLER.c.slug)
+                                 .where(_within(RESELLER.c.id, ids))
+                                 .order_by(RESELLER.c.slug)).all()
+        parts = [_mrr_movements(conn, ids, first - timedelta(1), after - timedelta(1)),
+                 _client_counts(conn, ids, first, after), _money_in_month(conn, ids, first, after),
+                 _pools_at(conn, ids, first, after, [rid for rid, _ in resellers])]
+    rows = []
+    for rid, slug in resellers:
+        merged: dict[str, Any] = {}
+        for part in parts:
+            merged.update(part.get(rid, {}))
+        rows.append({"month": first.strftime("%Y-%m"), "reseller": slug,
+                     **{key: merged.get(key, 0) for key in MONTHLY[2:]}})
+    return rows
+
+
+def _mrr_movements(conn: Connection, ids: list[int] | None, start: date, end: date) -> dict:
+    """Per reseller: MRR on `start` and `end` and the four movements between, in SQL; the
+    movements rounded (largest remainder) to add up to the rounded difference."""
+    period = tables.subscription_period
+    tw = period.c.period_cents * (12 // period.c.months)
+    on = lambda day: case((and_(period.c.start_date <= day, period.c.end_date > day), tw),  # noqa: E731
+                          else_=0)
+    per_sub = (select(period.c.subscription_id, period.c.reseller_id,
+                      func.sum(on(start)).label("a"), func.sum(on(end)).label("b"))
+               .where(period.c.start_date <= end, period.c.end_date > start,
+                      _within(period.c.reseller_id, ids))
+               .group_by(period.c.subscription_id, period.c.reseller_id).subquery())
+    a, b = per_sub.c.a, per_sub.c.b
+    total = lambda cond, value: func.coalesce(func.sum(case((cond, value), else_=0)), 0)  # noqa: E731
+    query = select(per_sub.c.reseller_id, total(a >= 0, a).label("start"),
+                   total(b >= 0, b).label("end"),
+                   total(and_(a == 0, b > 0), b).label("new"),
+                   total(and_(a > 0, b > a), b - a).label("expansion"),
+                   total(and_(b > 0, b < a), b - a).label("contraction"),
+                   total(and_(a > 0, b == 0), -a).label("churn")).group_by(per_sub.c.reseller_id)
+    result = {}
+    for row in conn.execute(query):
+        start_mrr, end_mrr = mrr(row.start), mrr(row.end)
+        moved = _apportion([int(getattr(row, m)) for m in MOVEMENTS], end_mrr - start_mrr)
+        result[row.reseller_id] = {"mrr_cents": end_mrr,
+                                   **{f"mrr_{m}_cents": v for m, v in zip(MOVEMENTS, moved,
+                                                                         strict=True)}}
+    return result
+
+
+def _apportion(twelfths_: list[int], target: int) -> list[int]:
+    """Cents for amounts in twelfths that add up to `target` exactly: each amount
+    truncated toward zero, then the missing cents given to the largest remainders."""
+    cents = [int(t / 12) for t in twelfths_]  # toward zero
+    remainders = [t - 12 * c for t, c in zip(twelfths_, cents, strict=True)]
+    step = 1 if target > sum(cents) else -1
+    order = sorted(range(len(cents)), key=lambda i: -remainders[i] * step)
+    for i in order[:abs(target - sum(cents))]:
+        cents[i] += step
+    return cents
+
+
+def _client_counts(conn: Connection, ids: list[int] | None, first: date, after: date) -> dict:
+    audit_ = tables.audit_event
+    start, end = clock.start_of_day(first), clock.start_of_day(after)
+    counts = conn.execute(
+        select(CLIENT.c.reseller_id,
+               func.sum(case((and_(CLIENT.c.created_at < end, or_(
+                   CLIENT.c.deleted_at.is_(None), CLIENT.c.deleted_at >= end)), 1), else_=0))
+               .label("clients_total"),
+               func.sum(case((and_(CLIENT.c.created_at >= start, CLIENT.c.created_at < end),
+                              1), else_=0)).label("clients_new"),
+               func.sum(case((and_(CLIENT.c.import_id.is_not(None),
+                                   CLIENT.c.trial_ends_at.is_not(None),
+                                   CLIENT.c.created_at >= start, CLIENT.c.created_at < end),
+                              1), else_=0)).label("imported_trials"))
+        .where(_within(CLIENT.c.reseller_id, ids)).group_by(CLIENT.c.reseller_id)).all()
+    stage = audit_.c.changes["after"]["stage"].as_string()
+    moves = dict(conn.execute(
+        select(audit_.c.reseller_id, func.count())
+        .where(audit_.c.at >= start, audit_.c.at < end, stage == "churned",
+               audit_.c.action.in_(("client.edit", "client.create")),
+               _within(audit_.c.reseller_id, ids))
+        .group_by(audit_.c.reseller_id)).all())
+    trials = dict(conn.execute(
+        select(audit_.c.reseller_id, func.count())
+        .where(audit_.c.at >= start, audit_.c.at < end, stage == "trial",
+               audit_.c.action.in_(("client.edit", "client.create")),
+               _within(audit_.c.reseller_id, ids))
+        .group_by(audit_.c.reseller_id)).all())
+    return {r.reseller_id: {"clients_total": int(r.clients_total or 0),
+                            "clients_new": int(r.clients_new or 0),
+                            "clients_churned": int(moves.get(r.reseller_id, 0)),
+                            "trials_started": int(trials.get(r.reseller_id, 0))
+                            + int(r.imported_trials or 0)}
+            for r in counts}
+
+
+def _money_in_month(conn: Connection, ids: list[int] | None, first: date, after: date
+                    ) -> dict:
+    ledger_ = tables.ledger_entry
+    purchase = tables.license_purchase
+    start, end = clock.start_of_day(first), clock.start_of_day(after)
+    money_ = conn.execute(
+        select(ledger_.c.reseller_id,
+               func.sum(case((ledger_.c.kind.in_(("activation", "renewal")),
+                              -ledger_.c.amount_cents), else_=0)).label("charges_cents"),
+               func.sum(case((ledger_.c.kind == "top_up", ledger_.c.amount_cents), else_=0))
+               .label("top_ups_cents"))
+        .where(ledger_.c.created_at >= start, ledger_.c.created_at < end,
+               _within(ledger_.c.reseller_id, ids)).group_by(ledger_.c.reseller_id)).all()
+    bought = dict(conn.execute(
+        select(purchase.c.reseller_id, func.sum(purchase.c.quantity))
+        .where(purchase.c.created_at >= start, purchase.c.created_at < end,
+               _within(purchase.c.reseller_id, ids)).group_by(purchase.c.reseller_id)).all())
+    result: dict[int, dict] = {rid: {"licenses_purchased": int(q)} for rid, q in bought.items()}
+    for row in money_:
+        result.setdefault(row.reseller_id, {}).update(
+            charges_cents=int(row.charges_cents or 0), top_ups_cents=int(row.top_ups_cents or 0))
+    return result
+
+
+def _pools_at(conn: Connection, ids: list[int] | None, first: date, after: date,
+              wanted: list[int]) -> dict:
+    """Seats and licences at the month's end: the month's last snapshot of each reseller;
+    for the current month without one, today's figures (computed only when one of the
+    `wanted` resellers has no snapshot)."""
+    last = (select(SNAPSHOT.c.reseller_id, func.max(SNAPSHOT.c.day).label("day"))
+            .where(SNAPSHOT.c.day >= first, SNAPSHOT.c.day < after,
+                   _within(SNAPSHOT.c.reseller_id, ids))
+            .group_by(SNAPSHOT.c.reseller_id).subquery())
+    rows = conn.execute(select(SNAPSHOT).join(last, and_(
+        last.c.reseller_id == SNAPSHOT.c.reseller_id, last.c.day == SNAPSHOT.c.day))).all()
+    result = {r.reseller_id: {"seats_allocated": r.seats_allocated, "seats_used": r.seats_used,
+                              "license_count": r.license_count, "license_used": r.license_used}
+              for r in rows}
+    if first <= clock.today() < after and any(rid not in result for rid in wanted):
+        for row in _per_reseller(conn, ids, clock.today()):
+            result.setdefault(row["reseller_id"], {
+                "seats_allocated": row["allocated_seats"], "seats_used": row["used_seats"],
+                "license_count": row["license_count"], "license_used": row["license_used"]})
+    return result

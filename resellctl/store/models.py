@@ -148,6 +148,23 @@ class Subscription(SQLModel, table=True):
     updated_at: datetime = Instant()
 
 
+class SubscriptionPeriod(SQLModel, table=True):
+    """One paid period of a subscription (activation or renewal): the history the
+    monthly report's MRR movements are computed from. A cancellation ends its period."""
+
+    __tablename__ = "subscription_period"
+    __table_args__ = (Index("ix_period_reseller_dates", "reseller_id", "start_date",
+                            "end_date"),)
+    id: int | None = Field(default=None, primary_key=True)
+    subscription_id: str = Field(foreign_key="subscription.id", max_length=32, index=True)
+    reseller_id: int | None = Field(default=None, foreign_key="reseller.id")
+    start_date: date
+    end_date: date
+    period_cents: int
+    months: int
+    created_at: datetime = Instant()
+
+
 class LedgerEntry(SQLModel, table=True):
     """One signed money movement. Append-only: nothing updates or deletes a row."""
 
@@ -155,6 +172,7 @@ class LedgerEntry(SQLModel, table=True):
     __table_args__ = (
         CheckConstraint("balance_after_cents >= 0", name="ck_ledger_balance_after"),
         Index("ix_ledger_reseller_id", "reseller_id", "id"),
+        Index("ix_ledger_created_at", "created_at"),  # a month's entries (report monthly)
     )
     id: int | None = Field(default=None, primary_key=True)
     reseller_id: int = Field(foreign_key="reseller.id")
@@ -216,7 +234,10 @@ class SupportSession(SQLModel, table=True):
 
 class UsageSnapshot(SQLModel, table=True):
     __tablename__ = "usage_snapshot"
-    __table_args__ = (UniqueConstraint("reseller_id", "day", name="uq_snapshot_day"),)
+    __table_args__ = (UniqueConstraint("reseller_id", "day", name="uq_snapshot_day"),
+                      # covers the activity chart: a channel's metrics summed per day
+                      Index("ix_snapshot_day", "day", "reseller_id", "seats_used",
+                            "active_clients", "mrr_cents"))
     id: int | None = Field(default=None, primary_key=True)
     reseller_id: int = Field(foreign_key="reseller.id")
     day: date

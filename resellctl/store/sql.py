@@ -20,6 +20,13 @@ def iso_instant(column: Any, dialect: str) -> Any:
     return func.strftime("%Y-%m-%dT%H:%M:%SZ", type_coerce(column, String))
 
 
+def iso_date(column: Any, dialect: str) -> Any:
+    """A date column as ISO 8601 text, 2027-01-31 (NULL stays NULL)."""
+    if dialect == "postgresql":
+        return func.to_char(column, literal_column("'YYYY-MM-DD'"))
+    return type_coerce(column, String)  # SQLite keeps dates as that text
+
+
 def spreadsheet_safe(column: Any, formula_start: tuple[str, ...]) -> Any:
     """A text column with a leading quote added where a spreadsheet would see a formula."""
     return case((func.substr(column, 1, 1).in_(formula_start),

@@ -130,6 +130,7 @@ ledger_entry = Table(
     Column('actor_email', String(320), nullable=False),
     Column('created_at', UTCDateTime(), nullable=False),
     CheckConstraint('balance_after_cents >= 0', name='ck_ledger_balance_after'),
+    Index('ix_ledger_created_at', 'created_at', unique=False),
     Index('ix_ledger_reseller_id', 'reseller_id', 'id', unique=False),
 )
 
@@ -161,6 +162,7 @@ usage_snapshot = Table(
     Column('balance_cents', Integer(), nullable=False, default=0),
     Column('recorded_at', UTCDateTime(), nullable=False),
     UniqueConstraint('reseller_id', 'day', name='uq_snapshot_day'),
+    Index('ix_snapshot_day', 'day', 'reseller_id', 'seats_used', 'active_clients', 'mrr_cents', unique=False),
 )
 
 client = Table(
@@ -257,4 +259,18 @@ support_session = Table(
     Column('redeemed_at', UTCDateTime(), nullable=True),
     Column('ended_at', UTCDateTime(), nullable=True),
     Column('created_at', UTCDateTime(), nullable=False),
+)
+
+subscription_period = Table(
+    'subscription_period',
+    metadata,
+    Column('id', Integer(), primary_key=True, nullable=False),
+    Column('subscription_id', String(32), ForeignKey('subscription.id'), nullable=False, index=True),
+    Column('reseller_id', Integer(), ForeignKey('reseller.id'), nullable=True),
+    Column('start_date', Date(), nullable=False),
+    Column('end_date', Date(), nullable=False),
+    Column('period_cents', Integer(), nullable=False),
+    Column('months', Integer(), nullable=False),
+    Column('created_at', UTCDateTime(), nullable=False),
+    Index('ix_period_reseller_dates', 'reseller_id', 'start_date', 'end_date', unique=False),
 )
