@@ -6,7 +6,7 @@ gives each process's own CPU time):
 
     1. a fresh store (SQLite: a temporary file; PostgreSQL: a fresh database
        `resellctl_bench_reports_<pid>`, dropped at the end), seeded with bulk SQL
-       (executemany on SQLite, COPY on PostgreSQL; `ANALYZE` on PostgreSQL afterwards,
+       (executemany on SQLite, COPY on PostgreSQL; `VACUUM ANALYZE` on PostgreSQL after,
        what autovacuum does soon after a bulk load): --resellers resellers (default
        1,000), --clients clients (default 100,000: every stage, some deactivated or
        deleted, created over two years, with their client.create / client.edit audit
@@ -16,22 +16,26 @@ gives each process's own CPU time):
        a monthly top-up per reseller, and a year of daily snapshots per reseller
        (366 days: 366,000 rows with the defaults);
     2. per round (--runs, default 5), interleaved so that load hits all alike:
-       `report dashboard -o json`; the same-run baseline, a fresh Python process that
-       runs the dashboard's SELECTs as hand-written SQL over a raw DB-API connection
-       (sqlite3 / psycopg) and prints the same figures (checked equal to resellctl's);
-       `report snapshot` (replaces today's 1,000 rows); `report monthly --month
-       <current> -o csv`; `report activity --range 12m -o json`. Every output is checked.
-    3. in the bench's own process: the dashboard's domain call on a fresh Store (what a
-       command does after its imports) against the baseline's SQL alone, for the
-       reading of where the time goes.
+       `whoami -o json` (the floor: start-up and one read); `report dashboard -o
+       json`; the same-run baseline, a fresh Python process that runs the
+       dashboard's SELECTs as hand-written SQL over a raw DB-API connection
+       (sqlite3 / psycopg) and prints the same figures (checked equal to
+       resellctl's); `report snapshot -o json` (replaces today's 1,000 rows);
+       `report monthly --month <current> -o csv`; `report activity --range 12m`
+       (the chart) and `-o json`. Every output is checked;
+    3. after each round, in the bench's own process: the dashboard's domain call on
+       a fresh Store (what a command does after its imports) and the plain SQL on a
+       fresh connection, back to back.
 
 Usage (from the project root, with the project installed in .venv):
 
     .venv/bin/python bench/reports.py                      # both stores, markdown
     .venv/bin/python bench/reports.py --backend sqlite --runs 7 --json
+    .venv/bin/python bench/reports.py --outputs /tmp/out   # keep each command's output
 
 Targets: dashboard <= 1 s on SQLite and <= 0.5 s on PostgreSQL, and <= 1.5x the
-baseline process; snapshot, monthly -o csv <= 2 s; activity --range 12m <= 0.5 s.
+baseline (the bench prints it process against process, and in one process);
+snapshot, monthly -o csv <= 2 s; activity --range 12m <= 0.5 s.
 PostgreSQL comes from RESELLCTL_TEST_DATABASE_URL (default
 postgresql://postgres@127.0.0.1:5432/postgres). The exit code is non-zero only when a
 command fails or a check finds a wrong figure, never because a target is missed.
@@ -74,7 +78,7 @@ TARGETS = {  # key: (comparison, target, unit)
     "pg_monthly_s": ("<=", 2.0, "s"),
     "pg_activity_s": ("<=", 0.5, "s"),
 }
-COMMANDS = ("dashboard", "baseline", "snapshot", "monthly", "activity")
+COMMANDS = ("whoami", "dashboard", "baseline", "snapshot", "monthly", "activity")
 
 
 class BenchError(RuntimeError):
@@ -483,7 +487,8 @@ def _load_postgres(url: str, data: Data) -> None:
 
 # The dashboard's SELECTs, hand-written: the figures per reseller, one GROUP BY per
 # table (the whole channel's figures are their sums), and the resellers' slugs. `?` is
-# the DB-API placeholder (psycopg: %s).
+# the DB-API placeholder (psycopg: %s); `{plus}` is `+` on SQLite, as resellctl writes
+# it there (it keeps SQLite's planner from reading the table through an index).
 BASELINE_SQL = {
     "clients": (
         "SELECT reseller_id, count(*),"
@@ -492,7 +497,7 @@ BASELINE_SQL = {
         " coalesce(sum(CASE WHEN stage = 'trial' THEN 1 ELSE 0 END), 0),"
         " coalesce(sum(CASE WHEN status = 'active' THEN seats_allocated ELSE 0 END), 0),"
         " coalesce(sum(CASE WHEN status = 'active' THEN seats_used ELSE 0 END), 0)"
-        " FROM client WHERE deleted_at IS NULL GROUP BY reseller_id"),
+        " FROM client WHERE deleted_at IS NULL GROUP BY {plus}reseller_id"),
     "subscriptions": (
         "SELECT reseller_id, count(*),"
         " coalesce(sum(quantity * unit_cents * CASE \"interval\" WHEN 'monthly' THEN 12"
@@ -501,60 +506,68 @@ BASELINE_SQL = {
         " coalesce(sum(CASE WHEN auto_renew AND current_period_end <= ?"
         " THEN coalesce(next_quantity, quantity) * coalesce(next_unit_cents, unit_cents)"
         " ELSE 0 END), 0)"
-        " FROM subscription WHERE status = 'active' GROUP BY reseller_id"),
+        " FROM subscription WHERE {plus}status = 'active' GROUP BY {plus}reseller_id"),
     "pools": (
         "SELECT id, coalesce(sum(license_count), 0), coalesce(sum(license_used), 0),"
         " coalesce(sum(balance_cents), 0) FROM reseller GROUP BY id"),
     "slugs": "SELECT id, slug FROM reseller",
 }
 
-# Run as `python -c BASELINE URL TODAY SQL-JSON` (a fresh process, like the command):
-# connect, run the SELECTs, shape the figures like `report dashboard -o json`, print
-# them with the seconds spent from connecting to the last row.
+# `plain(url, today, sql)`: connect over the raw DB-API (sqlite3 / psycopg), run the
+# SELECTs, shape the figures like `report dashboard -o json`, with the seconds from
+# connecting to the last row. The bench runs it in a fresh process (BASELINE_MAIN, like
+# the command) and in its own process (beside the domain call).
 BASELINE = r"""
-import json, sys, time
-from datetime import date, timedelta
-url, today, sql = sys.argv[1], date.fromisoformat(sys.argv[2]), json.loads(sys.argv[3])
-if url.startswith("sqlite:///"):
-    import sqlite3
-    start = time.perf_counter()
-    conn = sqlite3.connect(url[len("sqlite:///"):])
-    mark = "?"
-else:
-    import psycopg
-    start = time.perf_counter()
-    conn = psycopg.connect(url)
-    mark = "%s"
-cur = conn.cursor()
-due = (today + timedelta(days=30)).isoformat()
-parts = []
-for name in ("clients", "subscriptions", "pools"):
-    cur.execute(sql[name].replace("?", mark), (due,) if name == "subscriptions" else ())
-    parts.append({row[0]: row[1:] for row in cur.fetchall()})
-cur.execute(sql["slugs"])
-slugs = cur.fetchall()
-seconds = time.perf_counter() - start
-conn.close()
-NAMES = (("total_clients", "active_clients", "trial_clients", "allocated_seats",
-          "used_seats"), ("active_subscriptions", "mrr_twelfths", "renewals_due_30d_cents"),
-         ("license_count", "license_used", "balance_cents"))
-def figures(values):
-    f = {name: int(v) for names, part in zip(NAMES, values) for name, v in
-         zip(names, part or (0,) * len(names))}
-    q, r = divmod(f.pop("mrr_twelfths"), 12)
-    mrr = q + (2 * r > 12 or (2 * r == 12 and q % 2))
-    f.update(mrr_cents=mrr, arr_cents=12 * mrr,
-             license_available=f["license_count"] - f["license_used"])
-    return f
-totals = [[sum(column) for column in zip(*part.values())] for part in parts]
-per = [{"reseller": slug, **figures([part.get(rid) for part in parts])} for rid, slug in slugs]
-per.sort(key=lambda r: (-r["mrr_cents"], r["reseller"]))
-print(json.dumps({"figures": figures(totals), "resellers": per, "sql_s": seconds}))
+def plain(url, today, sql):
+    import time
+    from datetime import date, timedelta
+    if url.startswith("sqlite:///"):
+        import sqlite3
+        start = time.perf_counter()
+        conn = sqlite3.connect(url[len("sqlite:///"):])
+        mark, plus = "?", "+"
+    else:
+        import psycopg
+        start = time.perf_counter()
+        conn = psycopg.connect(url)
+        mark, plus = "%s", ""
+    cur = conn.cursor()
+    due = (date.fromisoformat(today) + timedelta(days=30)).isoformat()
+    parts = []
+    for name in ("clients", "subscriptions", "pools"):
+        cur.execute(sql[name].format(plus=plus).replace("?", mark),
+                    (due,) if name == "subscriptions" else ())
+        parts.append({row[0]: row[1:] for row in cur.fetchall()})
+    cur.execute(sql["slugs"])
+    slugs = cur.fetchall()
+    seconds = time.perf_counter() - start
+    conn.close()
+    names = (("total_clients", "active_clients", "trial_clients", "allocated_seats",
+              "used_seats"), ("active_subscriptions", "mrr_twelfths",
+                              "renewals_due_30d_cents"),
+             ("license_count", "license_used", "balance_cents"))
+    def figures(values):
+        f = {name: int(v) for group, part in zip(names, values) for name, v in
+             zip(group, part or (0,) * len(group))}
+        q, r = divmod(f.pop("mrr_twelfths"), 12)
+        mrr = q + (2 * r > 12 or (2 * r == 12 and q % 2))
+        f.update(mrr_cents=mrr, arr_cents=12 * mrr,
+                 license_available=f["license_count"] - f["license_used"])
+        return f
+    totals = [[sum(column) for column in zip(*part.values())] for part in parts]
+    per = [{"reseller": slug, **figures([part.get(rid) for part in parts])}
+           for rid, slug in slugs]
+    per.sort(key=lambda r: (-r["mrr_cents"], r["reseller"]))
+    return {"figures": figures(totals), "resellers": per, "sql_s": seconds}
+"""
+BASELINE_MAIN = BASELINE + """
+import json, sys
+print(json.dumps(plain(sys.argv[1], sys.argv[2], json.loads(sys.argv[3]))))
 """
 
 
 def baseline_argv(url: str, today: date) -> list[str]:
-    return [sys.executable, "-c", BASELINE, url, today.isoformat(),
+    return [sys.executable, "-c", BASELINE_MAIN, url, today.isoformat(),
             json.dumps(BASELINE_SQL)]
 
 
@@ -590,6 +603,7 @@ def check_generated(got: dict, data_figures: dict) -> None:
 
 def commands(entry: str, url: str, today: date) -> dict[str, list[str]]:
     return {
+        "whoami": [entry, "whoami", "-o", "json"],  # the floor: start-up and one read
         "dashboard": [entry, "report", "dashboard", "-o", "json"],
         "baseline": baseline_argv(url, today),
         "snapshot": [entry, "report", "snapshot", "-o", "json"],
@@ -630,23 +644,25 @@ def check(name: str, sample: Sample, today: date, resellers: int,
     return None
 
 
-def in_process(url: str, runs: int) -> list[float]:
-    """The dashboard's domain call on a fresh Store (engine, connection, schema check,
-    SQLAlchemy compiling the statements, the queries): a command's work after its imports."""
+def in_process(url: str, today: date) -> tuple[float, float]:
+    """In the bench's own process: the dashboard's domain call on a fresh Store (engine,
+    connection, schema check, SQLAlchemy compiling the statements, the queries: a
+    command's work after its imports), then the plain SQL on a fresh DB-API connection.
+    Returns both in seconds."""
     from resellctl.domain import reports
     from resellctl.domain.context import Ctx
     from resellctl.store.engine import Store
 
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        store = Store(url)
-        try:
-            reports.dashboard(Ctx(store, ADMIN))
-        finally:
-            store.dispose()
-        times.append(time.perf_counter() - start)
-    return times
+    start = time.perf_counter()
+    store = Store(url)
+    try:
+        reports.dashboard(Ctx(store, ADMIN))
+    finally:
+        store.dispose()
+    domain = time.perf_counter() - start
+    namespace: dict = {}
+    exec(BASELINE, namespace)  # noqa: S102 - the bench's own code, above
+    return domain, namespace["plain"](url, today.isoformat(), BASELINE_SQL)["sql_s"]
 
 
 def bench_backend(entry: str, backend: str, tmp: Path, args: argparse.Namespace,
@@ -667,7 +683,8 @@ def bench_backend(entry: str, backend: str, tmp: Path, args: argparse.Namespace,
         for name in names:
             check(name, run(argvs[name], env), today, args.resellers, base)
         samples: dict[str, list[Sample]] = {name: [] for name in names}
-        sql_s = []
+        last: dict[str, str] = {}
+        sql_s, inside = [], []
         for _ in range(args.runs):
             for name in names:
                 sample = run(argvs[name], env)
@@ -675,16 +692,24 @@ def bench_backend(entry: str, backend: str, tmp: Path, args: argparse.Namespace,
                 if name == "baseline":
                     sql_s.append(parsed["sql_s"])
                 samples[name].append(sample)
+                last[name] = sample.stdout
+            if "dashboard" in names:
+                inside.append(in_process(url, today))
+        if args.outputs:  # to compare two versions' outputs on the same data
+            args.outputs.mkdir(parents=True, exist_ok=True)
+            for name, text in last.items():
+                (args.outputs / f"{backend}-{name}.txt").write_text(text, encoding="utf-8")
         result = {"seed": seeded, "url": url.split("@")[-1],
                   **{name: {"wall": [round(s.wall, 4) for s in got],
                             "cpu": [round(s.cpu, 4) for s in got]}
                      for name, got in samples.items()}}
         if sql_s:
             result["baseline_sql_s"] = [round(s, 4) for s in sql_s]
-        if not args.only or "dashboard" in args.only:
-            result["dashboard_in_process_s"] = [round(s, 4) for s in in_process(url, args.runs)]
+        if inside:
+            result["dashboard_in_process_s"] = [round(d, 4) for d, _ in inside]
+            result["plain_sql_in_process_s"] = [round(p, 4) for _, p in inside]
         result["commands"] = {name: " ".join(argvs[name][1:]) if name != "baseline"
-                              else "python -c BASELINE URL TODAY SQL" for name in names}
+                              else "python -c BASELINE_MAIN URL TODAY SQL" for name in names}
         return result
 
 
@@ -745,7 +770,7 @@ def figures(result: dict) -> dict:
     out: dict[str, float] = {}
     for backend, prefix in (("sqlite", "sqlite"), ("postgresql", "pg")):
         got = result.get(backend, {})
-        for name in ("dashboard", "baseline", "snapshot", "monthly", "activity",
+        for name in ("whoami", "dashboard", "baseline", "snapshot", "monthly", "activity",
                      "activity_json"):
             if name in got:
                 out[f"{prefix}_{name}_s"] = med(got[name]["wall"])
@@ -757,9 +782,9 @@ def figures(result: dict) -> dict:
             out[f"{prefix}_baseline_sql_s"] = med(got["baseline_sql_s"])
         if "dashboard_in_process_s" in got:
             out[f"{prefix}_dashboard_in_process_s"] = med(got["dashboard_in_process_s"])
-            if "baseline_sql_s" in got:
-                out[f"{prefix}_in_process_vs_sql"] = (out[f"{prefix}_dashboard_in_process_s"]
-                                                      / out[f"{prefix}_baseline_sql_s"])
+            out[f"{prefix}_plain_sql_in_process_s"] = med(got["plain_sql_in_process_s"])
+            out[f"{prefix}_in_process_vs_sql"] = (out[f"{prefix}_dashboard_in_process_s"]
+                                                  / out[f"{prefix}_plain_sql_in_process_s"])
     met = {}
     for key, (op, target, _unit) in TARGETS.items():
         if key in out:
@@ -768,17 +793,20 @@ def figures(result: dict) -> dict:
 
 
 ROWS = [  # key suffix, caption, format, has a target
+    ("whoami_s", "`resellctl whoami` (start-up and one read: the floor)", "{:.3f} s", False),
     ("dashboard_s", "`report dashboard -o json`", "{:.3f} s", True),
     ("baseline_s", "baseline: the same SELECTs, plain SQL, fresh `python` process",
      "{:.3f} s", False),
     ("dashboard_vs_baseline", "dashboard / baseline, wall time", "{:.2f}×", True),
     ("dashboard_cpu_s", "`report dashboard`, CPU (user+sys)", "{:.3f} s", False),
     ("baseline_cpu_s", "baseline, CPU (user+sys)", "{:.3f} s", False),
-    ("baseline_sql_s", "baseline: connect + SELECTs alone (in its process)", "{:.3f} s",
+    ("baseline_sql_s", "baseline: connect + SELECTs, timed inside its process", "{:.3f} s",
      False),
-    ("dashboard_in_process_s", "dashboard: domain call on a fresh Store (in process)",
+    ("dashboard_in_process_s", "in one process: the dashboard's domain call, fresh Store",
      "{:.3f} s", False),
-    ("in_process_vs_sql", "domain call / the SELECTs alone", "{:.2f}×", False),
+    ("plain_sql_in_process_s", "in one process: the plain SQL, fresh connection",
+     "{:.3f} s", False),
+    ("in_process_vs_sql", "in one process: domain call / plain SQL", "{:.2f}×", False),
     ("snapshot_s", "`report snapshot` (replaces the day's rows)", "{:.3f} s", True),
     ("monthly_s", "`report monthly --month <current> -o csv`", "{:.3f} s", True),
     ("activity_s", "`report activity --range 12m` (the chart)", "{:.3f} s", True),
@@ -822,8 +850,9 @@ def markdown(result: dict) -> str:
             continue
         rows = ", ".join(f"{table} {count:,}" for table, count in got["seed"]["rows"].items())
         samples = "; ".join(f"{name} {', '.join(f'{v:.3f}' for v in got[name]['wall'])}"
-                            for name in ("dashboard", "baseline", "snapshot", "monthly",
-                                         "activity", "activity_json") if name in got)
+                            for name in ("whoami", "dashboard", "baseline", "snapshot",
+                                         "monthly", "activity", "activity_json")
+                            if name in got)
         lines += [f"{label} store: {rows} (generated in {got['seed']['generate_s']} s, "
                   f"loaded in {got['seed']['load_s']} s). Wall-time samples (s): {samples}.",
                   ""]
@@ -839,6 +868,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--subscriptions", type=int, default=300_000)
     parser.add_argument("--only", nargs="+", choices=(*COMMANDS, "activity_json"),
                         help="time only these commands (diagnostics)")
+    parser.add_argument("--outputs", type=Path,
+                        help="save each command's last output in this directory")
     parser.add_argument("--json", action="store_true", help="print JSON instead of markdown")
     args = parser.parse_args(argv)
     if min(args.runs, args.resellers, args.clients, args.subscriptions) < 1:

@@ -16,34 +16,35 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import JSON, Table
 from sqlalchemy.engine import Connection
 
 
-def insert_rows(conn: Connection, table: Table, columns: Sequence[str], rows: list[tuple],
+def insert_rows(conn: Connection, table: Table, columns: Sequence[str], rows: Iterable[tuple],
                 **constants: Any) -> None:
-    """INSERT rows (values in `columns` order), each with the same `constants`."""
-    if not rows:
-        return
+    """INSERT rows (values in `columns` order), each with the same `constants`. On
+    PostgreSQL the rows are streamed as they come: the server stores each batch while
+    this process makes the next (give a generator to overlap the two)."""
     names = [*columns, *constants]
     quoted = ", ".join(_quoted(conn, c) for c in names)
     fixed = _for_driver(conn, table, list(constants), [tuple(constants.values())])[0]
-    rows = _for_driver(conn, table, columns, rows)
     if conn.dialect.name == "postgresql":
         cursor = conn.connection.dbapi_connection.cursor()
         with cursor, cursor.copy(f"COPY {_quoted(conn, table.name)} ({quoted}) "
                                  "FROM STDIN (FORMAT BINARY)") as copy:
             copy.set_types([_copy_type(conn, table, c) for c in names])
             write = copy.write_row
-            for row in rows:
+            for row in _streamed(conn, table, columns, rows):
                 write(row + fixed)
         return
-    marks = ", ".join("?" * len(names))
-    conn.exec_driver_sql(f"INSERT INTO {_quoted(conn, table.name)} ({quoted}) VALUES ({marks})",
-                         [row + fixed for row in rows])
+    rows = _for_driver(conn, table, columns, list(rows))
+    if rows:
+        marks = ", ".join("?" * len(names))
+        conn.exec_driver_sql(f"INSERT INTO {_quoted(conn, table.name)} ({quoted}) "
+                             f"VALUES ({marks})", [row + fixed for row in rows])
 
 
 def update_rows(conn: Connection, table: Table, key: str, columns: Sequence[str],
@@ -98,6 +99,16 @@ def _for_driver(conn: Connection, table: Table, columns: Sequence[str],
     cells = [list(map(convert, column)) if convert else column
              for convert, column in zip(converters, zip(*rows, strict=True), strict=True)]
     return list(zip(*cells, strict=True))
+
+
+def _streamed(conn: Connection, table: Table, columns: Sequence[str],
+              rows: Iterable[tuple]) -> Iterable[tuple]:
+    """_for_driver one row at a time (PostgreSQL: only JSON is converted)."""
+    converters = [_converter(conn, table.c[c].type) for c in columns]
+    if not any(converters):
+        return rows
+    return (tuple(convert(value) if convert else value
+                  for convert, value in zip(converters, row, strict=True)) for row in rows)
 
 
 def _json_text(value: Any) -> Any:
