@@ -28,16 +28,21 @@ def exit_code(error: e.ResellError) -> int:
     return INTERNAL
 
 
+def error_body(error: e.ResellError) -> dict:
+    """The JSON error of `-o json` and of the API: `{"error": {code, message, ...}}`."""
+    body: dict = {"code": error.code, "message": error.message, "exit_code": exit_code(error)}
+    if error.hint:
+        body["hint"] = error.hint
+    if error.details:
+        body["details"] = error.details
+    return {"error": body}
+
+
 def report(error: e.ResellError, *, as_json: bool) -> int:
     """Print the error on stderr (text or a JSON object); return its exit code."""
     code = exit_code(error)
     if as_json:
-        body: dict = {"code": error.code, "message": error.message, "exit_code": code}
-        if error.hint:
-            body["hint"] = error.hint
-        if error.details:
-            body["details"] = error.details
-        say(json.dumps({"error": body}, ensure_ascii=False) + "\n")
+        say(json.dumps(error_body(error), ensure_ascii=False) + "\n")
         return code
     lines = [f"Error: {error.message}\n"]
     lines += [f"  {_detail_line(detail)}\n" for detail in error.details[:50]]

@@ -216,16 +216,20 @@ def _register() -> None:
         license,
         report,
         reseller,
+        serve,
         settings,
         setup,
         subscription,
         support,
+        token,
         user,
     )
 
     setup.register(app)
     app.add_typer(db.app, name="db")
     app.add_typer(context.app, name="context")
+    app.command()(serve.serve)
+    app.add_typer(token.app, name="token")
     app.add_typer(settings.app, name="settings")
     app.add_typer(user.app, name="user")
     app.add_typer(reseller.app, name="reseller")

@@ -233,3 +233,20 @@ def _attach(conn: Connection, row: Any, email: str, now: datetime) -> None:
     audit.record(conn, email, "client.move", "client", client.uid, reseller_id=row.reseller_id,
                  before={"reseller": old}, after={"reseller": row.reseller_slug},
                  extra={"approval": row.id})
+
+
+def preview(ctx: Ctx, link: str) -> dict:
+    """What the approval page shows (no actor, nothing written): the approval, the
+    reseller's name and branding. An unknown link is NotFound; any status is returned."""
+    from resellctl.domain.resellers import page_branding
+
+    with ctx.store.read() as conn:
+        row = conn.execute(select(*_columns(), RESELLER.c.name.label("reseller_name"),
+                                  RESELLER.c.branding)
+                           .select_from(_joined())
+                           .where(APPROVAL.c.token_hash == tokens.from_link(link, WHAT))
+                           ).first()
+        if row is None:
+            raise tokens.unknown(WHAT)
+        return {**approval_dict(row, clock.now()), "reseller_name": row.reseller_name,
+                "branding": page_branding(row.branding)}

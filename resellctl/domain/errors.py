@@ -46,6 +46,12 @@ class Denied(ResellError):
     code = "denied"
 
 
+class Unauthenticated(Denied):
+    """A missing, malformed, unknown, expired or revoked API token (HTTP 401)."""
+
+    code = "unauthorized"
+
+
 class Insufficient(ResellError):
     code = "insufficient"
 

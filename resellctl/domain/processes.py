@@ -27,8 +27,11 @@ def wide_pipe() -> tuple[int, int]:
 
 
 def fork_or_none() -> int | None:
-    """os.fork(), or None where there is no fork or no process to spare."""
-    if not hasattr(os, "fork"):
+    """os.fork(), or None where there is no fork, no process to spare, or other threads
+    run here (a `serve` worker: forking a threaded process can deadlock the child)."""
+    import threading
+
+    if not hasattr(os, "fork") or threading.active_count() > 1:
         return None
     try:
         return os.fork()

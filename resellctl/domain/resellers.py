@@ -369,3 +369,9 @@ def balance_history(ctx: Ctx, slug: str, since: date | None = None,
     with ctx.store.read() as conn:
         row = reseller_row(conn, load_actor(conn, ctx.actor), slug)
         return ledger.history(conn, row.id, since=since, limit=limit)
+
+
+def page_branding(branding: dict | None) -> dict:
+    """The branding a page shows: the logo and the two colours, when set."""
+    values = branding or {}
+    return {key: values.get(key) for key in ("logo_url", "primary_color", "secondary_color")}

@@ -20,7 +20,7 @@ from resellctl.files import create_private
 
 # Alembic's head for this version of the package; tests check it against the scripts,
 # so that a store command never has to import alembic.
-HEAD_REVISION = "0005"
+HEAD_REVISION = "0006"
 SQLITE_PAGE_SIZE = 8192
 BUSY_TIMEOUT_MS = 30_000
 

@@ -232,6 +232,20 @@ class SupportSession(SQLModel, table=True):
     created_at: datetime = Instant()
 
 
+class ApiToken(SQLModel, table=True):
+    """An API token of `serve` (HTTP.md): only its SHA-256 is kept."""
+    __tablename__ = "api_token"
+    id: str = Field(primary_key=True, max_length=32)
+    user_id: int = Field(foreign_key="user_account.id", index=True)
+    name: str | None = Field(default=None, max_length=200)
+    token_hash: str = Field(max_length=64, unique=True)
+    created_by: str = Field(max_length=320)
+    created_at: datetime = Instant()
+    expires_at: datetime | None = Instant(default=None)
+    last_used_at: datetime | None = Instant(default=None)
+    revoked_at: datetime | None = Instant(default=None)
+
+
 class UsageSnapshot(SQLModel, table=True):
     __tablename__ = "usage_snapshot"
     __table_args__ = (UniqueConstraint("reseller_id", "day", name="uq_snapshot_day"),

@@ -82,6 +82,20 @@ user_account = Table(
     Column('created_at', UTCDateTime(), nullable=False),
 )
 
+api_token = Table(
+    'api_token',
+    metadata,
+    Column('id', String(32), primary_key=True, nullable=False),
+    Column('user_id', Integer(), ForeignKey('user_account.id'), nullable=False, index=True),
+    Column('name', String(200), nullable=True),
+    Column('token_hash', String(64), nullable=False, unique=True),
+    Column('created_by', String(320), nullable=False),
+    Column('created_at', UTCDateTime(), nullable=False),
+    Column('expires_at', UTCDateTime(), nullable=True),
+    Column('last_used_at', UTCDateTime(), nullable=True),
+    Column('revoked_at', UTCDateTime(), nullable=True),
+)
+
 reseller = Table(
     'reseller',
     metadata,

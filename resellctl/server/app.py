@@ -1,0 +1,249 @@
+"""`resellctl serve`: the `/v1` routes, built from resellctl.operations, and the pages.
+
+Every route is one call of the domain service its operation names, with a Ctx whose
+actor is the token's user: the same scoping, roles and rules as the CLI. Nothing here
+decides who may do what.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import os
+from datetime import date
+from typing import Any
+
+from fastapi import Body, Depends, FastAPI, Header, Path, Query, Request, Security
+from fastapi.responses import JSONResponse, Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, ConfigDict, Field, create_model
+
+from resellctl import __version__, operations
+from resellctl.domain.context import Ctx
+from resellctl.domain.errors import Invalid, Partial, ResellError, Unauthenticated
+from resellctl.operations import Operation, Param
+from resellctl.server import errors, streams
+from resellctl.server.access import AccessLog, BodyLimit
+from resellctl.store.engine import Store
+
+MAX_LIMIT = 1000
+DEFAULT_LIMIT = 100
+TYPES: dict[str, Any] = {"str": str, "int": int, "bool": bool, "date": date,
+                         "list": list[str], "dict": dict[str, Any]}
+bearer = HTTPBearer(auto_error=False, description="`rsl_…` from `resellctl token create`")
+
+
+def from_environment() -> FastAPI:
+    """The app of a `serve` worker process (uvicorn's factory): the store and public URL
+    come from the parent `serve` through the environment."""
+    return create_app(os.environ["RESELLCTL_SERVE_STORE"],
+                      os.environ.get("RESELLCTL_SERVE_PUBLIC_URL") or None)
+
+
+def create_app(store_url: str, public_url: str | None = None) -> FastAPI:
+    store = Store(store_url)
+    app = FastAPI(title="resellctl", version=__version__,
+                  description="The resellctl API: every store command of the CLI, with the "
+                              "CLI's JSON (HTTP.md).",
+                  servers=[{"url": public_url}] if public_url else None,
+                  openapi_url="/openapi.json", docs_url="/docs", redoc_url=None)
+    app.state.store = store
+    errors.install(app)
+    app.get("/healthz", tags=["health"], summary="Is the store reachable")(_healthz(store))
+    for op in operations.OPERATIONS:
+        _route(app, store, op)
+    from resellctl.server import pages
+
+    pages.install(app, store)
+    app.add_middleware(BodyLimit)
+    app.add_middleware(AccessLog)
+    return app
+
+
+def _healthz(store: Store):  # noqa: ANN202
+    def healthz() -> JSONResponse:
+        from resellctl.store.engine import current_revision
+
+        try:
+            with store.read() as conn:
+                revision = current_revision(conn)
+        except ResellError as error:
+            return JSONResponse({"status": "unavailable", "message": error.message},
+                                status_code=503)
+        return JSONResponse({"status": "ok", "revision": revision})
+
+    return healthz
+
+
+def authenticator(store: Store):  # noqa: ANN201
+    """The dependency every /v1 route starts with: the e-mail of the token's user, one
+    401 for every bad token (no oracle). It runs before the request is validated, so an
+    unauthenticated request learns nothing about the route's parameters."""
+    from resellctl.domain import api_tokens
+
+    def actor(request: Request,
+              credentials: HTTPAuthorizationCredentials | None = Security(bearer)) -> str:
+        if credentials is None:
+            raise Unauthenticated(api_tokens.UNAUTHORIZED,
+                                  hint="create one with `resellctl token create`")
+        email = api_tokens.authenticate(store, credentials.credentials)
+        request.state.actor = email
+        return email
+
+    return actor
+
+
+# ---------------------------------------------------------------- building routes
+
+
+def _route(app: FastAPI, store: Store, op: Operation) -> None:
+    model = _body_model(op)
+    handler = _records_handler(store, op) if op.body_kind == "records" else _handler(
+        store, op, model)
+    handler.__signature__ = inspect.Signature(_signature(op, model, authenticator(store)))
+    handler.__name__ = op.name.replace(".", "_").replace("-", "_")
+    app.add_api_route(op.path, handler, methods=[op.method], name=op.name,
+                      summary=op.summary or f"`resellctl {op.name.replace('.', ' ')}`",
+                      tags=[op.name.split(".")[0]], status_code=op.status,
+                      responses=errors.RESPONSES, response_model=None)
+
+
+def _signature(op: Operation, model: type[BaseModel] | None,
+               actor: Any) -> list[inspect.Parameter]:
+    keyword = inspect.Parameter.KEYWORD_ONLY
+    params = [inspect.Parameter("request", keyword, annotation=Request),
+              inspect.Parameter("actor", keyword, annotation=str, default=Depends(actor))]
+    for param in op.params:
+        if param.where == "path":
+            params.append(inspect.Parameter(param.key, keyword, annotation=str,
+                                            default=Path()))
+        elif param.where == "query" and not _paging_limit(op, param):
+            params.append(inspect.Parameter(
+                _ident(param), keyword, annotation=TYPES[param.kind] | None,
+                default=Query(param.default, alias=param.key)))
+        elif param.where == "header":
+            params.append(inspect.Parameter(_ident(param), keyword, annotation=str | None,
+                                            default=Header(None, alias=param.key)))
+    if op.paging:
+        params += [inspect.Parameter("limit", keyword, annotation=int,
+                                     default=Query(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT)),
+                   inspect.Parameter("offset", keyword, annotation=int,
+                                     default=Query(0, ge=0))]
+    if model is not None:
+        params.append(inspect.Parameter("payload", keyword, annotation=model | None,
+                                        default=Body(None)))
+    return params
+
+
+def _ident(param: Param) -> str:
+    return f"q_{param.name}"
+
+
+def _paging_limit(op: Operation, param: Param) -> bool:
+    """A listed service's own `limit` is the page's: `limit` is taken once."""
+    return op.paging is not None and param.name == "limit"
+
+
+def _body_model(op: Operation) -> type[BaseModel] | None:
+    if op.body_kind == "records":
+        return None
+    fields: dict[str, Any] = {}
+    for param in op.params:
+        if param.where == "body":
+            kind = TYPES[param.kind]
+            fields[param.key] = (kind, ...) if param.required else (
+                kind | None, Field(None))
+        elif param.where == "fields":
+            for key, kind, _ in param.keys:
+                fields[key] = (TYPES[kind] | None, Field(None))
+    if not fields:
+        return None
+    name = "".join(part.title() for part in op.name.replace("-", ".").split(".")) + "Body"
+    return create_model(name, __config__=ConfigDict(extra="forbid", strict=False), **fields)
+
+
+def _arguments(op: Operation, values: dict[str, Any], payload: BaseModel | None) -> dict:
+    """The service's keyword arguments from the request's parts."""
+    given = payload.model_dump(exclude_unset=True) if payload is not None else {}
+    arguments: dict[str, Any] = dict(op.fixed)
+    for param in op.params:
+        if param.where == "path":
+            arguments[param.name] = values[param.key]
+        elif param.where in ("query", "header") and not _paging_limit(op, param):
+            arguments[param.name] = values[_ident(param)]
+        elif param.where == "body":
+            value = given.get(param.key)
+            arguments[param.name] = param.default if value is None else value
+        elif param.where == "fields":
+            merged = {key: default for key, _, default in param.keys}
+            merged.update({k: v for k, v in given.items()
+                           if k in merged and v is not None})
+            arguments[param.name] = {k: v for k, v in merged.items() if v is not None}
+    if op.body_kind == "text" and not given.get("text"):
+        raise Invalid("the request body must be JSON with the catalog's TOML in `text`",
+                      code="invalid_body")
+    return arguments
+
+
+def _handler(store: Store, op: Operation, model: type[BaseModel] | None):  # noqa: ANN202
+    service = operations.service(op)
+
+    def handler(request: Request, actor: str, **values: Any) -> Response:
+        ctx = Ctx(store=store, actor=actor)
+        payload = values.pop("payload", None)
+        if model is not None and payload is None and _needs_body(op):
+            raise Invalid("the request needs a JSON body", code="invalid_body")
+        limit, offset = values.pop("limit", DEFAULT_LIMIT), values.pop("offset", 0)
+        arguments = _arguments(op, values, payload)
+        streamed = streams.wanted(request) if op.paging else None
+        if streamed:
+            return streams.listing(service, ctx, arguments, op, streamed)
+        if op.paging:
+            return JSONResponse(_page(service, ctx, arguments, op, limit, offset))
+        return _answer(lambda: service(ctx, **arguments), op)
+
+    return handler
+
+
+def _needs_body(op: Operation) -> bool:
+    return any(p.required and p.where == "body" for p in op.params)
+
+
+def _answer(call: Any, op: Operation) -> JSONResponse:
+    """The service's result as the CLI's JSON; a partial result (exit 9) is a 200 with the
+    body, marked by `Resellctl-Exit-Code: 9`."""
+    try:
+        result = call()
+    except Partial as partial:
+        return JSONResponse(partial.result, headers={errors.EXIT_HEADER: "9"})
+    return JSONResponse(result, status_code=op.status)
+
+
+def _page(service: Any, ctx: Ctx, arguments: dict, op: Operation, limit: int,
+          offset: int) -> dict:
+    """`{"items": [...], "next_offset": N | null}`: one more row than asked tells whether
+    there is a next page."""
+    if op.paging == "offset":
+        rows = list(service(ctx, **arguments, limit=limit + 1, offset=offset))
+    else:
+        if any(p.name == "limit" for p in op.params):
+            arguments["limit"] = offset + limit + 1
+        rows = list(service(ctx, **arguments))[offset:offset + limit + 1]
+    more = len(rows) > limit
+    return {"items": rows[:limit], "next_offset": offset + limit if more else None}
+
+
+def _records_handler(store: Store, op: Operation):  # noqa: ANN202
+    """`POST /v1/clients/import`: the body (CSV or JSON lines) streams into the import as
+    it arrives; it is never read whole into memory."""
+
+    async def handler(request: Request, actor: str, **values: Any) -> Response:
+        ctx = Ctx(store=store, actor=actor)
+        arguments = _arguments(op, values, None)
+        return await streams.import_body(request, ctx, arguments)
+
+    return handler
+
+
+def dumps(data: Any) -> str:
+    return json.dumps(data, ensure_ascii=False)
