@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated
 
 import typer
@@ -70,8 +72,24 @@ def _run(sock, workers: int) -> None:  # noqa: ANN001
                             log_level="warning", timeout_graceful_shutdown=10,
                             server_header=False, proxy_headers=False)
     if workers == 1:
-        uvicorn.Server(config).run(sockets=[sock])
+        with _exit_quietly():
+            uvicorn.Server(config).run(sockets=[sock])
         return
     from uvicorn.supervisors import Multiprocess
 
     Multiprocess(config, sockets=[sock]).run()
+
+
+@contextmanager
+def _exit_quietly() -> Iterator[None]:
+    """uvicorn re-raises SIGTERM/SIGINT once it has shut down gracefully, to the handler
+    that was in place before it ran: a no-op here, so `serve` returns and exits 0."""
+    import signal
+
+    previous = {sig: signal.signal(sig, lambda *_: None)
+                for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

@@ -117,6 +117,10 @@ def _signature(op: Operation, model: type[BaseModel] | None,
         if param.where == "path":
             params.append(inspect.Parameter(param.key, keyword, annotation=str,
                                             default=Path()))
+        elif param.where == "query" and not _paging_limit(op, param) and param.required:
+            params.append(inspect.Parameter(  # missing: 422, never None into the service
+                _ident(param), keyword, annotation=TYPES[param.kind],
+                default=Query(alias=param.key)))
         elif param.where == "query" and not _paging_limit(op, param):
             params.append(inspect.Parameter(
                 _ident(param), keyword, annotation=TYPES[param.kind] | None,
@@ -182,7 +186,22 @@ def _arguments(op: Operation, values: dict[str, Any], payload: BaseModel | None)
     if op.body_kind == "text" and not given.get("text"):
         raise Invalid("the request body must be JSON with the catalog's TOML in `text`",
                       code="invalid_body")
+    _refuse_nul(arguments)
     return arguments
+
+
+def _refuse_nul(value: Any, name: str = "a value") -> None:
+    """A NUL character anywhere in a request's values is a 422 on every store: PostgreSQL
+    text cannot hold one, and a lookup with it would fail in the driver (a 500)."""
+    if isinstance(value, str) and "\x00" in value:
+        raise Invalid(f"{name} contains a NUL character", code="invalid")
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _refuse_nul(key, "a key")
+            _refuse_nul(item, str(key))
+    elif isinstance(value, list | tuple):
+        for item in value:
+            _refuse_nul(item, name)
 
 
 def _handler(store: Store, op: Operation, model: type[BaseModel] | None):  # noqa: ANN202

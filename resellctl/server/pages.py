@@ -53,12 +53,18 @@ def install(app: FastAPI, store: Store) -> None:
                       include_in_schema=False)
     app.add_api_route("/branding/{token}.css", pages.branding_css, methods=["GET"],
                       include_in_schema=False)
+    app.add_api_route("/favicon.ico", _no_favicon, methods=["GET"], include_in_schema=False)
 
 
 def _stylesheet() -> Response:
     return Response((HERE / "static" / "style.css").read_text(), media_type="text/css",
                     headers={"Cache-Control": "public, max-age=3600",
                              "X-Content-Type-Options": "nosniff"})
+
+
+def _no_favicon() -> Response:
+    """Browsers fetch /favicon.ico for every page: no icon, but no 404 (a console error)."""
+    return Response(status_code=204, headers={"Cache-Control": "public, max-age=86400"})
 
 
 class _Pages:
