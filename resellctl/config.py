@@ -81,21 +81,44 @@ def save(config: Config, path: Path | None = None) -> Path:
 class Resolved:
     """What one invocation runs against."""
 
-    database_url: str
+    database_url: str | None  # None in a remote profile
     actor: str | None
     reseller: str | None
     profile: str | None
+    url: str | None = None  # a remote profile: the `serve` API's address
+    token: str | None = None
+
+    @property
+    def remote(self) -> bool:
+        return self.url is not None
 
 
 def resolve(*, db: str | None, actor: str | None, profile: str | None) -> Resolved:
-    """Apply option > environment > profile > default. Options already include env (Typer)."""
+    """Apply option > environment > profile > default. Options already include env (Typer).
+
+    The store comes from the first level that names one (HTTP.md): `--db`; then
+    RESELLCTL_DATABASE_URL or RESELLCTL_URL (both set is a usage error); then the
+    profile's `db` or `url`; then the default SQLite file."""
+    from resellctl.domain.errors import UsageError
+
     config = load()
     chosen = config.profile(profile)
     name = profile or ((config.current or DEFAULT_PROFILE) if chosen else None)
-    return Resolved(
-        # An empty --db is a mistake to report, not a reason to fall back to another store.
-        database_url=db if db is not None else (chosen.get("db") or default_database_url()),
-        actor=(actor or chosen.get("actor") or None),
-        reseller=chosen.get("reseller") or None,
-        profile=name,
-    )
+    env_url = os.environ.get("RESELLCTL_URL") or None
+    if env_url and os.environ.get("RESELLCTL_DATABASE_URL"):
+        raise UsageError("RESELLCTL_DATABASE_URL and RESELLCTL_URL are both set",
+                         code="two_stores", hint="unset one of them")
+    common = {"actor": actor or chosen.get("actor") or None,
+              "reseller": chosen.get("reseller") or None, "profile": name}
+    # An empty --db is a mistake to report, not a reason to fall back to another store.
+    if db is not None:
+        return Resolved(database_url=db, **common)
+    if env_url:
+        return Resolved(database_url=None, url=env_url,
+                        token=os.environ.get("RESELLCTL_TOKEN") or chosen.get("token"),
+                        **common)
+    if chosen.get("url") and not chosen.get("db"):
+        return Resolved(database_url=None, url=chosen["url"],
+                        token=os.environ.get("RESELLCTL_TOKEN") or chosen.get("token"),
+                        **common)
+    return Resolved(database_url=chosen.get("db") or default_database_url(), **common)

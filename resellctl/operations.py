@@ -46,6 +46,7 @@ class Operation:
     status: int = 200
     summary: str = ""
     body_kind: str = "json"  # json | text (the body is one text argument) | records (import)
+    export: str | None = None  # a list's csv export `module:function(ctx, out, **filters)`
 
 
 def path(name: str, wire: str | None = None) -> Param:
@@ -85,9 +86,14 @@ BRANDING_FIELDS = tuple((key, "str", None) for key in (
     "logo_url", "favicon_url", "login_background_url", "primary_color", "secondary_color",
     "domain"))
 
+MONTHLY_COLUMNS = ("month", "reseller", "clients_total", "clients_new", "clients_churned",
+                   "trials_started", "seats_allocated", "seats_used", "license_count",
+                   "license_used", "licenses_purchased", "mrr_cents", "charges_cents",
+                   "top_ups_cents", "mrr_new_cents", "mrr_expansion_cents",
+                   "mrr_contraction_cents", "mrr_churn_cents")
 RESELLER_COLUMNS = ("slug", "name", "owner_email", "is_active", "partner_supported",
                     "license_count", "license_used", "license_available", "balance_cents",
-                    "currency", "clients_count", "created_at")
+                    "currency", "client_count", "created_at")
 
 OPERATIONS: tuple[Operation, ...] = (
     _op("whoami", "GET", "/v1/whoami", "users:whoami", summary="The acting user"),
@@ -169,11 +175,16 @@ OPERATIONS: tuple[Operation, ...] = (
     _op("client.import", "POST", "/v1/clients/import", "importer:import_clients",
         query("reseller"), query("dry_run", "bool", default=False),
         query("on_existing", default="error"),
-        query("continue_on_error", "bool", default=False), body_kind="records"),
+        query("continue_on_error", "bool", default=False),
+        query("source", default="the request body"), body_kind="records"),
     _op("client.list", "GET", "/v1/clients", "clients:iter_clients",
         query("reseller"), query("stages", "list", wire="stage"), query("status"),
         query("search"), query("include_deleted", "bool", default=False),
-        query("sort", default="name"), paging="offset"),
+        query("sort", default="name"), paging="offset", export="clients:export_csv"),
+    _op("client.count", "GET", "/v1/clients/count", "clients:count_clients",
+        query("reseller"), query("stages", "list", wire="stage"), query("status"),
+        query("search"), query("include_deleted", "bool", default=False),
+        summary="How many clients `client list` would list (no paging)"),
     _op("client.show", "GET", "/v1/clients/{uid}", "clients:show", path("uid")),
     _op("client.edit", "PATCH", "/v1/clients/{uid}", "clients:edit", path("uid"),
         query("force", "bool", default=False), fields("fields", *CLIENT_EDITS)),
@@ -215,7 +226,7 @@ OPERATIONS: tuple[Operation, ...] = (
         body("auto_renew", "bool")),
     _op("subscription.list", "GET", "/v1/subscriptions", "subscriptions:iter_subscriptions",
         query("client"), query("reseller"), query("status"),
-        query("renewing_within"), paging="offset"),
+        query("renewing_within"), paging="offset", export="subscriptions:export_csv"),
     _op("subscription.show", "GET", "/v1/subscriptions/{id}", "subscriptions:show",
         path("sub_id", wire="id")),
     _op("subscription.sweep", "POST", "/v1/subscriptions/sweep", "subscriptions:sweep"),
@@ -259,7 +270,8 @@ OPERATIONS: tuple[Operation, ...] = (
         query("reseller"), query("range_", wire="range", default="30d"),
         query("metric", default="used_seats"), paging="slice", columns=("date", "value")),
     _op("report.monthly", "GET", "/v1/reports/monthly", "reports:monthly",
-        query("month", required=True), query("reseller"), paging="slice"),
+        query("month", required=True), query("reseller"), paging="slice",
+        columns=MONTHLY_COLUMNS),
     _op("audit.list", "GET", "/v1/audit", "audit:list_events", query("since", "date"),
         query("actor_email", wire="actor"), query("action"), query("reseller"),
         query("entity"), query("limit", "int", default=100), paging="slice",
@@ -270,9 +282,10 @@ OPERATIONS: tuple[Operation, ...] = (
 BY_NAME = {op.name: op for op in OPERATIONS}
 
 
-def service(op: Operation) -> Any:
-    """The domain function behind an operation (imported on first use)."""
+def service(op: Operation, name: str | None = None) -> Any:
+    """The domain function behind an operation (imported on first use), or another of
+    its functions by `module:function` name (its csv export)."""
     import importlib
 
-    module, _, function = op.service.partition(":")
+    module, _, function = (name or op.service).partition(":")
     return getattr(importlib.import_module(f"resellctl.domain.{module}"), function)

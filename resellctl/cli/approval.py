@@ -27,11 +27,6 @@ TABLE = [Col("id", "ID\nClient", "ident", lambda r: [r["id"], r["client"]]),
          Col("created_by", "Created by", optional=True)]
 
 
-def _approvals():  # noqa: ANN202
-    from resellctl.domain import approvals
-
-    return approvals
-
 
 @app.command()
 def create(
@@ -51,8 +46,8 @@ def create(
     Example: resellctl approval create cl_32dc59149465254f4e1c -r acme --expires-in 3d
     """
     current = state(ctx)
-    result = _approvals().create(current.ctx(), client, current.reseller(reseller),
-                                 expires_in)
+    result = current.call("approval.create", uid=client, reseller=current.reseller(reseller),
+                          expires_in=expires_in)
     emit_link(result, output, "Send this link to the client's admin (shown only once):")
 
 
@@ -80,7 +75,7 @@ def list_(
     \b
     Example: resellctl approval list --status pending
     """
-    emit(_approvals().list_approvals(state(ctx).ctx(), status), output, columns=COLUMNS,
+    emit(state(ctx).call("approval.list", status=status), output, columns=COLUMNS,
          table=TABLE)
 
 
@@ -91,7 +86,7 @@ def show(ctx: typer.Context, approval_id: ApprovalId, output: Output = Format.ta
     \b
     Example: resellctl approval show apr_1a23ac50d791d0ec4
     """
-    emit(_approvals().show(state(ctx).ctx(), approval_id), output)
+    emit(state(ctx).call("approval.show", approval_id=approval_id), output)
 
 
 @app.command()
@@ -101,7 +96,7 @@ def revoke(ctx: typer.Context, approval_id: ApprovalId, output: Output = Format.
     \b
     Example: resellctl approval revoke apr_1a23ac50d791d0ec4
     """
-    emit(_approvals().revoke(state(ctx).ctx(), approval_id), output)
+    emit(state(ctx).call("approval.revoke", approval_id=approval_id), output)
 
 
 @app.command()
@@ -113,7 +108,7 @@ def accept(ctx: typer.Context, link: Link, admin_email: AdminEmail,
     Example: resellctl approval accept https://partners.example.com/approve/TOKEN \
     --admin-email li@bakery.example
     """
-    emit(_approvals().decide(state(ctx).ctx(), link, admin_email, True), output)
+    emit(state(ctx).call("approval.accept", link=link, admin_email=admin_email), output)
 
 
 @app.command()
@@ -124,5 +119,5 @@ def reject(ctx: typer.Context, link: Link, admin_email: AdminEmail,
     \b
     Example: resellctl approval reject TOKEN --admin-email li@bakery.example
     """
-    emit(_approvals().decide(state(ctx).ctx(), link, admin_email, False), output)
+    emit(state(ctx).call("approval.reject", link=link, admin_email=admin_email), output)
 

@@ -31,10 +31,10 @@ def list_(
     \b
     Example: resellctl audit list --action license. --since 2026-01-01
     """
-    from resellctl.domain import audit, clock
+    from resellctl.domain import clock
 
-    events = audit.list_events(
-        state(ctx).ctx(), since=clock.parse_date(since, "--since") if since else None,
+    events = state(ctx).call(
+        "audit.list", since=clock.parse_date(since, "--since") if since else None,
         actor_email=actor, action=action, reseller=reseller, entity=entity, limit=limit)
     emit(events, output, columns=COLUMNS, table=TABLE)
 

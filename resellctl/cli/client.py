@@ -70,8 +70,8 @@ def create(
               "seats": seats, "support_type": support_type, "support_access": support_access,
               "external_id": external_id}
     current = state(ctx)
-    emit(_clients().create(current.ctx(), current.reseller(reseller), fields,
-                           if_not_exists=if_not_exists), output)
+    emit(current.call("client.create", reseller=current.reseller(reseller), fields=fields,
+                      if_not_exists=if_not_exists), output)
 
 
 @app.command("import")
@@ -96,16 +96,23 @@ def import_(
     \b
     Example: resellctl client import clients.csv -r acme --on-existing skip --errors-out bad.csv
     """
-    from resellctl.domain import importer
     from resellctl.domain.errors import Partial, UsageError
 
     current = state(ctx)
-    options = importer.Options(source=file, dry_run=dry_run, on_existing=on_existing,
-                               continue_on_error=continue_on_error)
     if errors_out is not None and _same_file(errors_out, file):
         raise UsageError("--errors-out must not be the file being imported (it would be "
                          "replaced by its failed rows)", code="errors_out_is_input",
                          hint="write the failed rows to another file")
+    if current.remote:
+        _import_remote(current, file, {
+            "reseller": current.reseller(reseller), "dry_run": dry_run,
+            "on_existing": on_existing, "continue_on_error": continue_on_error,
+            "source": file}, errors_out, output)
+        return
+    from resellctl.domain import importer
+
+    options = importer.Options(source=file, dry_run=dry_run, on_existing=on_existing,
+                               continue_on_error=continue_on_error)
     source = _records(file)
     with source as records, _progress(source.handle or source.stdin) as progress:
         try:
@@ -118,6 +125,59 @@ def import_(
             _emit_summary(partial.result, output)
             raise
     _emit_summary(result, output)
+
+
+def _import_remote(current, file: str, arguments: dict, errors_out: Path | None,  # noqa: ANN001
+                   output: Format) -> None:
+    """The file (or stdin) streamed as the request body as it is read; the progress bar
+    follows the bytes sent. The server imports it as it arrives."""
+    from resellctl.domain.errors import Invalid, Partial, UsageError
+
+    if errors_out is not None:
+        raise UsageError("--errors-out is not available in a remote profile yet",
+                         code="remote_unsupported",
+                         hint="run the import without it: the summary lists the failed rows")
+    if file == "-":
+        handle = getattr(sys.stdin, "buffer", None)
+        if handle is None:
+            raise Invalid("there is no standard input to read (it is closed)",
+                          code="no_stdin", hint="pass the file's path instead of -")
+        first = handle.read1(1 << 16) if hasattr(handle, "read1") else handle.read(1 << 16)
+        json_lines = first.lstrip().startswith(b"{")
+    else:
+        try:
+            handle = open(file, "rb")  # noqa: SIM115 - closed below
+        except (FileNotFoundError, IsADirectoryError) as exc:
+            raise Invalid(f"cannot read {file}: {exc.strerror}", code="file_not_found") from exc
+        first = b""
+        json_lines = Path(file).suffix.lower() in (".ndjson", ".jsonl")
+    kind = "application/x-ndjson" if json_lines else "text/csv"
+    try:
+        with _progress(handle) as progress:
+            def chunks() -> Iterator[bytes]:
+                if first:
+                    yield first
+                while block := handle.read(1 << 16):
+                    if progress is not None:
+                        progress(0, _offset(handle))
+                    yield block
+
+            try:
+                result = current.api().upload("client.import", arguments, chunks(), kind)
+            except Partial as partial:
+                _emit_summary(partial.result, output)
+                raise
+    finally:
+        if file != "-":
+            handle.close()
+    _emit_summary(result, output)
+
+
+def _offset(handle) -> int | None:  # noqa: ANN001
+    try:
+        return handle.tell()
+    except (OSError, ValueError):
+        return None
 
 
 def _same_file(one: Path, other: str) -> bool:
@@ -322,7 +382,6 @@ def list_(
     \b
     Example: resellctl client list -r acme --stage trial --stage demo --sort -created_at
     """
-    clients = _clients()
     current = state(ctx)
     filters = {"reseller": current.reseller(reseller), "stages": stage or [],
                "status": status, "search": search, "include_deleted": include_deleted}
@@ -331,17 +390,20 @@ def list_(
     paged = output == Format.table and is_terminal()
     window = {"sort": sort, "limit": PAGE if paged and limit is None else limit,
               "offset": offset}
-    if output == Format.csv:  # formatted by the database, streamed to stdout
-        clients.export_csv(current.ctx(), sys.stdout, **filters, **window)
+    if output == Format.csv and not current.remote:  # formatted by the database
+        _clients().export_csv(current.ctx(), sys.stdout, **filters, **window)
         return
-    rows = _checked(clients.iter_clients(current.ctx(), **filters, **window))
+    if output in (Format.csv, Format.ndjson):  # the server's bytes, streamed through
+        current.copy("client.list", output, None, **filters, **window)
+        return
+    rows = _checked(iter(current.call("client.list", **filters, **window)))
     if output != Format.table:
-        emit(rows, output, columns=list(clients.OUTPUT))
+        emit(rows, output)
         return
     shown = list(rows)
     emit(shown, output, table=portfolio(across=filters["reseller"] is None))
     if paged and len(shown) == window["limit"]:  # a shorter page is the last one
-        total = clients.count_clients(current.ctx(), **filters)
+        total = current.call("client.count", **filters)
         if total > offset + len(shown):
             say(f"… {total - offset - len(shown)} more of {total}: use --offset "
                 f"{offset + len(shown)}, --limit N, or -o csv\n")
@@ -386,7 +448,7 @@ def show(ctx: typer.Context, uid: Uid, output: Output = Format.table) -> None:
     \b
     Example: resellctl client show cl_1a2b3c4d5e6f -o json
     """
-    emit(_clients().show(state(ctx).ctx(), uid), output)
+    emit(state(ctx).call("client.show", uid=uid), output)
 
 
 @app.command()
@@ -416,7 +478,7 @@ def edit(
     fields = {"name": name, "owner_name": owner_name, "owner_email": owner_email,
               "owner_phone": owner_phone, "location": location, "stage": stage, "plan": plan,
               "seats": seats, "support_type": support_type, "support_access": support_access}
-    emit(_clients().edit(state(ctx).ctx(), uid, fields, force=force), output)
+    emit(state(ctx).call("client.edit", uid=uid, fields=fields, force=force), output)
 
 
 @app.command()
@@ -431,7 +493,7 @@ def usage(
     \b
     Example: resellctl client usage cl_1a2b3c4d5e6f --seats-used 27
     """
-    emit(_clients().usage(state(ctx).ctx(), uid, seats_used), output)
+    emit(state(ctx).call("client.usage", uid=uid, seats_used=seats_used), output)
 
 
 @app.command()
@@ -441,7 +503,7 @@ def deactivate(ctx: typer.Context, uid: Uid, output: Output = Format.table) -> N
     \b
     Example: resellctl client deactivate cl_1a2b3c4d5e6f
     """
-    emit(_clients().set_status(state(ctx).ctx(), uid, False), output)
+    emit(state(ctx).call("client.deactivate", uid=uid), output)
 
 
 @app.command()
@@ -451,7 +513,7 @@ def reactivate(ctx: typer.Context, uid: Uid, output: Output = Format.table) -> N
     \b
     Example: resellctl client reactivate cl_1a2b3c4d5e6f
     """
-    emit(_clients().set_status(state(ctx).ctx(), uid, True), output)
+    emit(state(ctx).call("client.reactivate", uid=uid), output)
 
 
 @app.command()
@@ -463,4 +525,4 @@ def delete(ctx: typer.Context, uid: Uid, yes: Yes = False,
     Example: resellctl client delete cl_1a2b3c4d5e6f --yes
     """
     confirm(f"Delete client {uid}?", yes)
-    emit(_clients().delete(state(ctx).ctx(), uid), output)
+    emit(state(ctx).call("client.delete", uid=uid), output)

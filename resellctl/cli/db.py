@@ -17,7 +17,7 @@ app = typer.Typer(help="Manage the store: schema migrations and backups.", no_ar
 def _store(ctx: typer.Context):  # noqa: ANN202
     from resellctl.store.engine import Store
 
-    return Store(state(ctx).resolved.database_url, check_schema=False)
+    return Store(state(ctx).local_url("db"), check_schema=False)
 
 
 @app.command()

@@ -22,6 +22,9 @@ INTERNAL = 1
 
 
 def exit_code(error: e.ResellError) -> int:
+    sent = getattr(error, "exit_code", None)  # an error a server answered (remote profile)
+    if isinstance(sent, int):
+        return sent
     for kind, code in EXIT_CODES.items():
         if isinstance(error, kind):
             return code

@@ -18,11 +18,6 @@ Quantity = Annotated[int, typer.Argument(metavar="QUANTITY", help="Number of lic
 Reason = Annotated[str | None, typer.Option(help="Why (kept in the audit trail).")]
 
 
-def _licenses():  # noqa: ANN202
-    from resellctl.domain import licenses
-
-    return licenses
-
 
 @app.command()
 def show(ctx: typer.Context, slug: Slug, output: Output = Format.table) -> None:
@@ -31,7 +26,7 @@ def show(ctx: typer.Context, slug: Slug, output: Output = Format.table) -> None:
     \b
     Example: resellctl license show acme
     """
-    emit(_licenses().show(state(ctx).ctx(), slug), output)
+    emit(state(ctx).call("license.show", slug=slug), output)
 
 
 @app.command(cls=SignedArguments)
@@ -41,7 +36,7 @@ def quote(ctx: typer.Context, quantity: Quantity, output: Output = Format.table)
     \b
     Example: resellctl license quote 45
     """
-    emit(_licenses().quote(state(ctx).ctx(), quantity), output)
+    emit(state(ctx).call("license.quote", quantity=quantity), output)
 
 
 @app.command(cls=SignedArguments)
@@ -52,7 +47,7 @@ def grant(ctx: typer.Context, slug: Slug, quantity: Quantity, reason: Reason = N
     \b
     Example: resellctl license grant acme 25 --reason "launch bonus"
     """
-    emit(_licenses().grant(state(ctx).ctx(), slug, quantity, reason), output)
+    emit(state(ctx).call("license.grant", slug=slug, quantity=quantity, reason=reason), output)
 
 
 @app.command(cls=SignedArguments)
@@ -63,7 +58,7 @@ def revoke(ctx: typer.Context, slug: Slug, quantity: Quantity, reason: Reason = 
     \b
     Example: resellctl license revoke acme 5 --reason "contract change"
     """
-    emit(_licenses().revoke(state(ctx).ctx(), slug, quantity, reason), output)
+    emit(state(ctx).call("license.revoke", slug=slug, quantity=quantity, reason=reason), output)
 
 
 @app.command(cls=SignedArguments)
@@ -74,7 +69,8 @@ def purchase(ctx: typer.Context, slug: Slug, quantity: Quantity,
     \b
     Example: resellctl license purchase acme 10 --idempotency-key po-2026-118
     """
-    emit(_licenses().purchase(state(ctx).ctx(), slug, quantity, idempotency_key), output)
+    emit(state(ctx).call("license.purchase", slug=slug, quantity=quantity,
+                         idempotency_key=idempotency_key), output)
 
 
 @app.command()
@@ -93,7 +89,7 @@ def reconcile(
     from resellctl.domain.errors import Partial
 
     try:
-        result = _licenses().reconcile(state(ctx).ctx(), slug, apply)
+        result = state(ctx).call("license.reconcile", slug=slug, apply=apply)
     except Partial as found:
         _emit_reconcile(found.result, output)
         raise

@@ -21,11 +21,6 @@ SPARK = "▁▂▃▄▅▆▇█"
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
-def _reports():  # noqa: ANN202
-    from resellctl.domain import reports
-
-    return reports
-
 
 def _colour(out: Any = None) -> bool:
     return is_terminal(out or sys.stdout) and not os.environ.get("NO_COLOR")
@@ -55,7 +50,7 @@ def dashboard(ctx: typer.Context, reseller: ResellerOpt = None,
     """
     current = state(ctx)
     if output != Format.table:
-        emit(_reports().dashboard(current.ctx(), current.reseller(reseller)), output)
+        emit(current.call("report.dashboard", reseller=current.reseller(reseller)), output)
         return
     render_dashboard(current, reseller)
 
@@ -65,10 +60,9 @@ def render_dashboard(current: State, reseller: str | None) -> None:
     from rich.panel import Panel
     from rich.table import Table
 
-    reports = _reports()
     slug = current.reseller(reseller)
-    figures = reports.dashboard(current.ctx(), slug)
-    recurring = reports.recurring(current.ctx(), slug, "30d")
+    figures = current.call("report.dashboard", reseller=slug)
+    recurring = current.call("report.recurring", reseller=slug, upcoming="30d")
     console = _console()
     width = console.width
     title = f"Dashboard · {slug or 'whole channel'} · {figures['date']}"
@@ -85,7 +79,7 @@ def render_dashboard(current: State, reseller: str | None) -> None:
                              title_align="left", padding=(0, 1)) for name, body in row],
                      *([""] * (columns - len(row))))
     console.print(grid)
-    trend = reports.activity(current.ctx(), slug, "30d", "used_seats")
+    trend = current.call("report.activity", reseller=slug, range_="30d", metric="used_seats")
     if any(point["value"] is not None for point in trend):
         console.print(f"Seats used, 30 days  {sparkline([p['value'] for p in trend])}")
     sys.stdout.flush()
@@ -150,11 +144,10 @@ def _section(title: str, rows: list[dict], table: list) -> None:
 
 def _portfolio(current: State, slug: str | None) -> None:
     from resellctl.cli.client import portfolio
-    from resellctl.domain import clients
 
-    rows = list(clients.iter_clients(current.ctx(), reseller=slug, stages=[], status=None,
-                                     search=None, include_deleted=False, sort="-updated_at",
-                                     limit=5, offset=0))
+    rows = list(current.call("client.list", reseller=slug, stages=[], status=None,
+                             search=None, include_deleted=False, sort="-updated_at",
+                             limit=5, offset=0))
     _section("Recently changed clients", rows, portfolio(across=slug is None))
 
 
@@ -176,7 +169,8 @@ def seats(
     Example: resellctl report seats -r acme --over-only
     """
     current = state(ctx)
-    result = _reports().seats(current.ctx(), current.reseller(reseller), over_only)
+    result = current.call("report.seats", reseller=current.reseller(reseller),
+                          over_only=over_only)
     if output in (Format.csv, Format.ndjson):  # rows only: the totals are their sums
         emit(result["clients"], output, columns=SEAT_COLUMNS)
         return
@@ -227,7 +221,8 @@ def recurring(
     Example: resellctl report recurring -r acme --upcoming 60d
     """
     current = state(ctx)
-    result = _reports().recurring(current.ctx(), current.reseller(reseller), upcoming)
+    result = current.call("report.recurring", reseller=current.reseller(reseller),
+                          upcoming=upcoming)
     if output in (Format.csv, Format.ndjson):
         emit(result["intervals"], output)
         return
@@ -271,7 +266,7 @@ def snapshot(
     from resellctl.domain import clock
 
     day = clock.parse_date(date, "--date") if date else None
-    emit(_reports().snapshot(state(ctx).ctx(), day), output)
+    emit(state(ctx).call("report.snapshot", day=day), output)
 
 
 @app.command()
@@ -292,7 +287,8 @@ def activity(
     Example: resellctl report activity --range 6m --metric mrr --out mrr.svg
     """
     current = state(ctx)
-    points = _reports().activity(current.ctx(), current.reseller(reseller), range_, metric)
+    points = current.call("report.activity", reseller=current.reseller(reseller),
+                          range_=range_, metric=metric)
     title = f"{metric.replace('_', ' ')}, last {range_}" + (
         f" · {current.reseller(reseller)}" if current.reseller(reseller) else "")
     if out is not None:
@@ -374,19 +370,23 @@ def monthly(
     \b
     Example: resellctl report monthly --month 2026-11 -o csv --out stats-2026-11.csv
     """
-    from resellctl.domain import reports
+    from resellctl.operations import MONTHLY_COLUMNS
 
     current = state(ctx)
-    rows = reports.monthly(current.ctx(), month, current.reseller(reseller))
+    arguments = {"month": month, "reseller": current.reseller(reseller)}
+    if out is None and output == Format.csv and current.remote:  # streamed through
+        current.copy("report.monthly", output, MONTHLY_COLUMNS, **arguments)
+        return
+    rows = current.call("report.monthly", **arguments)
     table = ["reseller", Col("clients_total", "Clients", "count"),
              Col("clients_new", "New", "count"), Col("clients_churned", "Churned", "count"),
              "mrr_cents", Col("mrr_new_cents", "MRR new"),
              Col("mrr_churn_cents", "MRR churn", optional=True),
              Col("charges_cents", "Charges", optional=True)]
     if out is None:
-        emit(rows, output, columns=list(reports.MONTHLY), table=table)
+        emit(rows, output, columns=list(MONTHLY_COLUMNS), table=table)
         return
     from resellctl.files import replace_file
 
-    replace_file(out, lambda handle: emit(rows, output, columns=list(reports.MONTHLY),
+    replace_file(out, lambda handle: emit(rows, output, columns=list(MONTHLY_COLUMNS),
                                           table=table, out=handle))

@@ -34,11 +34,6 @@ HISTORY = [Col("created_at", "At"), Col("kind", kind="ident"), "amount_cents",
 Slug = Annotated[str, typer.Argument(metavar="RESELLER", help="Reseller slug.")]
 
 
-def _resellers():  # noqa: ANN202
-    from resellctl.domain import resellers
-
-    return resellers
-
 
 @app.command()
 def create(
@@ -57,7 +52,7 @@ def create(
     \b
     Example: resellctl reseller create --slug acme --name "Acme IT" --owner ana@acme.example
     """
-    emit(_resellers().create(state(ctx).ctx(), slug, name, owner, licenses=licenses,
+    emit(state(ctx).call("reseller.create", slug=slug, name=name, owner=owner, licenses=licenses,
                              inactive=inactive, partner_supported=partner_supported), output)
 
 
@@ -73,7 +68,7 @@ def list_(
     \b
     Example: resellctl reseller list --active -o csv
     """
-    emit(_resellers().list_resellers(state(ctx).ctx(), active), output, columns=COLUMNS,
+    emit(state(ctx).call("reseller.list", active=active), output, columns=COLUMNS,
          table=TABLE)
 
 
@@ -84,7 +79,7 @@ def show(ctx: typer.Context, slug: Slug, output: Output = Format.table) -> None:
     \b
     Example: resellctl reseller show acme -o json
     """
-    emit(_resellers().show(state(ctx).ctx(), slug), output)
+    emit(state(ctx).call("reseller.show", slug=slug), output)
 
 
 @app.command()
@@ -103,7 +98,7 @@ def edit(
     \b
     Example: resellctl reseller edit acme --partner-supported
     """
-    emit(_resellers().edit(state(ctx).ctx(), slug, name=name, owner=owner,
+    emit(state(ctx).call("reseller.edit", slug=slug, name=name, owner=owner,
                            partner_supported=partner_supported), output)
 
 
@@ -114,7 +109,7 @@ def activate(ctx: typer.Context, slug: Slug, output: Output = Format.table) -> N
     \b
     Example: resellctl reseller activate acme
     """
-    emit(_resellers().set_active(state(ctx).ctx(), slug, True), output)
+    emit(state(ctx).call("reseller.activate", slug=slug), output)
 
 
 @app.command()
@@ -124,7 +119,7 @@ def deactivate(ctx: typer.Context, slug: Slug, output: Output = Format.table) ->
     \b
     Example: resellctl reseller deactivate acme
     """
-    emit(_resellers().set_active(state(ctx).ctx(), slug, False), output)
+    emit(state(ctx).call("reseller.deactivate", slug=slug), output)
 
 
 # ---------------------------------------------------------------- members
@@ -142,7 +137,7 @@ def member_add(
     \b
     Example: resellctl reseller member add acme bo@acme.example --role support
     """
-    emit(_resellers().member_add(state(ctx).ctx(), slug, email, role), output)
+    emit(state(ctx).call("reseller.member.add", slug=slug, email=email, role=role), output)
 
 
 @member_app.command("remove")
@@ -153,7 +148,7 @@ def member_remove(ctx: typer.Context, slug: Slug, email: str,
     \b
     Example: resellctl reseller member remove acme bo@acme.example
     """
-    emit(_resellers().member_remove(state(ctx).ctx(), slug, email), output)
+    emit(state(ctx).call("reseller.member.remove", slug=slug, email=email), output)
 
 
 @member_app.command("list")
@@ -163,7 +158,7 @@ def member_list(ctx: typer.Context, slug: Slug, output: Output = Format.table) -
     \b
     Example: resellctl reseller member list acme
     """
-    emit(_resellers().members(state(ctx).ctx(), slug), output,
+    emit(state(ctx).call("reseller.member.list", slug=slug), output,
          columns=["email", "name", "role", "is_owner", "added_at"])
 
 
@@ -176,7 +171,7 @@ def branding_show(ctx: typer.Context, slug: Slug, output: Output = Format.table)
     \b
     Example: resellctl reseller branding show acme
     """
-    emit(_resellers().branding_show(state(ctx).ctx(), slug), output)
+    emit(state(ctx).call("reseller.branding.show", slug=slug), output)
 
 
 @branding_app.command("set")
@@ -206,7 +201,7 @@ def branding_set(
              "login_background_url": login_background_url, "primary_color": primary_color,
              "secondary_color": secondary_color, "domain": domain}
     values.update({k: v for k, v in given.items() if v is not None})
-    emit(_resellers().branding_set(state(ctx).ctx(), slug, values), output)
+    emit(state(ctx).call("reseller.branding.set", slug=slug, values=values), output)
 
 
 def _read_json(path: Path) -> dict:
@@ -236,7 +231,7 @@ def branding_clear(
     \b
     Example: resellctl reseller branding clear acme logo_url domain
     """
-    emit(_resellers().branding_clear(state(ctx).ctx(), slug, keys or []), output)
+    emit(state(ctx).call("reseller.branding.clear", slug=slug, keys=keys or []), output)
 
 
 # ---------------------------------------------------------------- balance
@@ -252,7 +247,7 @@ def balance_show(ctx: typer.Context, slug: Slug, output: Output = Format.table) 
     \b
     Example: resellctl reseller balance show acme
     """
-    emit(_resellers().balance_show(state(ctx).ctx(), slug), output)
+    emit(state(ctx).call("reseller.balance.show", slug=slug), output)
 
 
 @balance_app.command("top-up", cls=SignedArguments)
@@ -272,7 +267,8 @@ def balance_top_up(
     from resellctl.domain import money
 
     cents = money.parse_amount(amount)
-    _emit_money(_resellers().top_up(state(ctx).ctx(), slug, cents, reference, idempotency_key),
+    _emit_money(state(ctx).call("reseller.balance.top-up", slug=slug, amount_cents=cents,
+                                reference=reference, idempotency_key=idempotency_key),
                 output)
 
 
@@ -293,7 +289,8 @@ def balance_adjust(
     from resellctl.domain import money
 
     cents = money.parse_amount(amount, allow_negative=True)
-    _emit_money(_resellers().adjust(state(ctx).ctx(), slug, cents, reason, idempotency_key),
+    _emit_money(state(ctx).call("reseller.balance.adjust", slug=slug, amount_cents=cents,
+                                reason=reason, idempotency_key=idempotency_key),
                 output)
 
 
@@ -320,8 +317,8 @@ def balance_history(
     """
     from resellctl.domain import clock
 
-    emit(_resellers().balance_history(state(ctx).ctx(), slug,
-                                      clock.parse_date(since, "--since") if since else None,
-                                      limit),
+    emit(state(ctx).call("reseller.balance.history", slug=slug,
+                         since=clock.parse_date(since, "--since") if since else None,
+                         limit=limit),
          output, columns=["id", "created_at", "kind", "amount_cents", "balance_after_cents",
                           "reference", "actor"], table=HISTORY)

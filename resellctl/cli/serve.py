@@ -33,7 +33,7 @@ def serve(
     """
     from resellctl.store.engine import Store
 
-    url = state(ctx).resolved.database_url
+    url = state(ctx).local_url("serve")
     store = Store(url)
     with store.read():  # at head, reachable: else exit 75 before anything listens
         pass

@@ -18,9 +18,8 @@ def show(ctx: typer.Context, output: Output = Format.table) -> None:
     \b
     Example: resellctl settings show -o json
     """
-    from resellctl.domain import settings
 
-    shown = settings.show(state(ctx).ctx())
+    shown = state(ctx).call("settings.show")
     emit(shown, output, headers={key: key for key in shown})  # the keys `settings set` takes
 
 
@@ -32,6 +31,5 @@ def set_(ctx: typer.Context, key: str, value: str, output: Output = Format.table
     \b
     Example: resellctl settings set trial_days 30
     """
-    from resellctl.domain import settings
 
-    emit(settings.set_value(state(ctx).ctx(), key, value), output)
+    emit(state(ctx).call("settings.set", key=key, value=value), output)

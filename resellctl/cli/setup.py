@@ -68,7 +68,7 @@ def _database_url(current, config) -> str:  # noqa: ANN001
     """`--profile NEW` names the profile init will write, so it need not exist yet."""
     if current.profile and current.profile not in config.load().profiles:
         return current.db if current.db is not None else config.default_database_url()
-    return current.resolved.database_url
+    return current.local_url("init")
 
 
 def _context_to_write(profile: str | None, url: str, email: str,
@@ -169,9 +169,8 @@ def whoami(ctx: typer.Context, output: Output = Format.table) -> None:
     \b
     Example: resellctl --as ana@partner.example whoami
     """
-    from resellctl.domain import users
 
-    emit(users.whoami(state(ctx).ctx()), output)
+    emit(state(ctx).call("whoami"), output)
 
 
 def register(app: typer.Typer) -> None:

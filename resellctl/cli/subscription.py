@@ -33,9 +33,7 @@ def plans_list(ctx: typer.Context, output: Output = Format.table) -> None:
     \b
     Example: resellctl subscription plans list
     """
-    from resellctl.domain import catalog
-
-    emit(catalog.list_plans(state(ctx).ctx()), output,
+    emit(state(ctx).call("subscription.plans.list"), output,
          columns=["code", "name", "custom", "intervals", "prices"], table=PLANS)
 
 
@@ -57,9 +55,7 @@ def plans_show(ctx: typer.Context, code: str, output: Output = Format.table) -> 
     \b
     Example: resellctl subscription plans show business-location -o json
     """
-    from resellctl.domain import catalog
-
-    emit(catalog.show_plan(state(ctx).ctx(), code), output)
+    emit(state(ctx).call("subscription.plans.show", code=code), output)
 
 
 @plans_app.command("load")
@@ -74,14 +70,13 @@ def plans_load(
     \b
     Example: resellctl subscription plans load examples/catalog.toml
     """
-    from resellctl.domain import catalog
     from resellctl.domain.errors import Invalid
 
     try:
         text = file.read_text(encoding="utf-8-sig")
     except (FileNotFoundError, IsADirectoryError, UnicodeDecodeError) as exc:
         raise Invalid(f"cannot read {file}: {exc}", code="file_not_found") from exc
-    emit(catalog.load(state(ctx).ctx(), text, str(file)), output)
+    emit(state(ctx).call("subscription.plans.load", text=text, source=str(file)), output)
 
 
 # ---------------------------------------------------------------- subscriptions
@@ -134,7 +129,8 @@ def quote(
     \b
     Example: resellctl subscription quote --plan business-location --quantity 45
     """
-    emit(_subscriptions().quote(state(ctx).ctx(), plan, quantity, interval), output)
+    emit(state(ctx).call("subscription.quote", plan_code=plan, quantity=quantity,
+                         interval=interval), output)
 
 
 @app.command()
@@ -161,9 +157,9 @@ def create(
     from resellctl.domain import money
 
     cents = money.parse_amount(unit_price, field="--unit-price") if unit_price else None
-    emit(_subscriptions().create(state(ctx).ctx(), client, plan, quantity, interval=interval,
-                                 unit_cents=cents, support_type=support_type,
-                                 auto_renew=auto_renew), output)
+    emit(state(ctx).call("subscription.create", uid=client, plan_code=plan, quantity=quantity,
+                         interval=interval, unit_cents=cents, support_type=support_type,
+                         auto_renew=auto_renew), output)
 
 
 @app.command()
@@ -174,7 +170,8 @@ def activate(ctx: typer.Context, sub_id: SubId, idempotency_key: IdempotencyKey 
     \b
     Example: resellctl subscription activate sub_0193c2d4e5f6a7b8c --idempotency-key ORDER-77
     """
-    emit(_subscriptions().activate(state(ctx).ctx(), sub_id, idempotency_key), output)
+    emit(state(ctx).call("subscription.activate", sub_id=sub_id,
+                         idempotency_key=idempotency_key), output)
 
 
 @app.command()
@@ -185,7 +182,8 @@ def renew(ctx: typer.Context, sub_id: SubId, idempotency_key: IdempotencyKey = N
     \b
     Example: resellctl subscription renew sub_0193c2d4e5f6a7b8c
     """
-    emit(_subscriptions().renew(state(ctx).ctx(), sub_id, idempotency_key), output)
+    emit(state(ctx).call("subscription.renew", sub_id=sub_id,
+                         idempotency_key=idempotency_key), output)
 
 
 @app.command()
@@ -195,7 +193,7 @@ def pause(ctx: typer.Context, sub_id: SubId, output: Output = Format.table) -> N
     \b
     Example: resellctl subscription pause sub_0193c2d4e5f6a7b8c
     """
-    emit(_subscriptions().pause(state(ctx).ctx(), sub_id), output)
+    emit(state(ctx).call("subscription.pause", sub_id=sub_id), output)
 
 
 @app.command()
@@ -205,7 +203,7 @@ def resume(ctx: typer.Context, sub_id: SubId, output: Output = Format.table) -> 
     \b
     Example: resellctl subscription resume sub_0193c2d4e5f6a7b8c
     """
-    emit(_subscriptions().resume(state(ctx).ctx(), sub_id), output)
+    emit(state(ctx).call("subscription.resume", sub_id=sub_id), output)
 
 
 @app.command()
@@ -217,7 +215,7 @@ def cancel(ctx: typer.Context, sub_id: SubId, yes: Yes = False,
     Example: resellctl subscription cancel sub_0193c2d4e5f6a7b8c --yes
     """
     confirm(f"Cancel subscription {sub_id}? It ends now, with no refund.", yes)
-    emit(_subscriptions().cancel(state(ctx).ctx(), sub_id), output)
+    emit(state(ctx).call("subscription.cancel", sub_id=sub_id), output)
 
 
 @app.command()
@@ -237,8 +235,8 @@ def edit(
     \b
     Example: resellctl subscription edit sub_0193c2d4e5f6a7b8c --quantity 20 --interval yearly
     """
-    emit(_subscriptions().edit(state(ctx).ctx(), sub_id, quantity=quantity, interval=interval,
-                               auto_renew=auto_renew), output)
+    emit(state(ctx).call("subscription.edit", sub_id=sub_id, quantity=quantity,
+                         interval=interval, auto_renew=auto_renew), output)
 
 
 @app.command("list")
@@ -260,15 +258,16 @@ def list_(
     \b
     Example: resellctl subscription list -r acme --renewing-within 30d
     """
-    subs = _subscriptions()
     current = state(ctx)
     filters = {"client": client, "reseller": current.reseller(reseller), "status": status,
                "renewing_within": renewing_within, "limit": limit, "offset": offset}
-    if output == Format.csv:  # formatted by the database, streamed to stdout
-        subs.export_csv(current.ctx(), sys.stdout, **filters)
+    if output == Format.csv and not current.remote:  # formatted by the database
+        _subscriptions().export_csv(current.ctx(), sys.stdout, **filters)
         return
-    emit(subs.iter_subscriptions(current.ctx(), **filters), output, columns=list(subs.OUTPUT),
-         table=LISTED)
+    if output in (Format.csv, Format.ndjson):  # the server's bytes, streamed through
+        current.copy("subscription.list", output, None, **filters)
+        return
+    emit(current.call("subscription.list", **filters), output, table=LISTED)
 
 
 @app.command()
@@ -278,7 +277,7 @@ def show(ctx: typer.Context, sub_id: SubId, output: Output = Format.table) -> No
     \b
     Example: resellctl subscription show sub_0193c2d4e5f6a7b8c
     """
-    emit(_subscriptions().show(state(ctx).ctx(), sub_id), output)
+    emit(state(ctx).call("subscription.show", sub_id=sub_id), output)
 
 
 @app.command()
@@ -291,4 +290,4 @@ def sweep(ctx: typer.Context, output: Output = Format.table) -> None:
     \b
     Example: resellctl subscription sweep -o json
     """
-    emit(_subscriptions().sweep(state(ctx).ctx()), output)
+    emit(state(ctx).call("subscription.sweep"), output)

@@ -21,11 +21,6 @@ TABLE = [Col("id", "ID\nClient", "ident", lambda r: [r["id"], r["client"]]),
          Col("expires_at", "Expires"), Col("reason")]
 
 
-def _support():  # noqa: ANN202
-    from resellctl.domain import support
-
-    return support
-
 
 @app.command("open")
 def open_(
@@ -45,7 +40,7 @@ def open_(
     \b
     Example: resellctl support open cl_32dc59149465254f4e1c --reason "ticket 4411" --ttl 1h
     """
-    emit_link(_support().open_session(state(ctx).ctx(), client, reason, ttl), output,
+    emit_link(state(ctx).call("support.open", uid=client, reason=reason, ttl=ttl), output,
               "The support link (single use, shown only once):")
 
 
@@ -63,7 +58,7 @@ def list_(
     \b
     Example: resellctl support list --active
     """
-    emit(_support().list_sessions(state(ctx).ctx(), client, active), output,
+    emit(state(ctx).call("support.list", client=client, active=active), output,
          columns=COLUMNS, table=TABLE)
 
 
@@ -74,7 +69,7 @@ def end(ctx: typer.Context, session_id: SessionId, output: Output = Format.table
     \b
     Example: resellctl support end sup_1a23ac50d791d0ec4
     """
-    emit(_support().end(state(ctx).ctx(), session_id), output)
+    emit(state(ctx).call("support.end", session_id=session_id), output)
 
 
 @app.command()
@@ -89,4 +84,4 @@ def redeem(
     \b
     Example: resellctl support redeem https://app.example.com/support/TOKEN -o json
     """
-    emit(_support().redeem(state(ctx).ctx(), link), output)
+    emit(state(ctx).call("support.redeem", link=link), output)

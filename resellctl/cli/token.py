@@ -18,11 +18,6 @@ COLUMNS = ["id", "name", "user", "created_at", "last_used_at", "expires_at", "re
            "status"]
 
 
-def _tokens():  # noqa: ANN202
-    from resellctl.domain import api_tokens
-
-    return api_tokens
-
 
 @app.command()
 def create(
@@ -38,7 +33,7 @@ def create(
     \b
     Example: resellctl token create --name "nightly export" --expires-in 30d
     """
-    result = _tokens().create(state(ctx).ctx(), name=name, expires_in=expires_in, user=user)
+    result = state(ctx).call("token.create", name=name, expires_in=expires_in, user=user)
     emit(result, output)
     if output == Format.table and is_terminal():
         say("Copy the token now: it is not shown again. Use it as "
@@ -53,7 +48,7 @@ def list_(ctx: typer.Context, user: UserOpt = None, output: Output = Format.tabl
     \b
     Example: resellctl token list -o json
     """
-    emit(_tokens().list_tokens(state(ctx).ctx(), user=user), output, columns=COLUMNS,
+    emit(state(ctx).call("token.list", user=user), output, columns=COLUMNS,
          table=[Whole("id"), "name", Whole("user"), Col("created_at", "Created"),
                 Col("last_used_at", "Last used"), Col("expires_at", "Expires"), "status"])
 
@@ -67,4 +62,4 @@ def revoke(ctx: typer.Context,
     \b
     Example: resellctl token revoke tok_0192a4b5c6d7e8f90
     """
-    emit(_tokens().revoke(state(ctx).ctx(), token_id), output)
+    emit(state(ctx).call("token.revoke", token_id=token_id), output)

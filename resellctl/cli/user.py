@@ -27,9 +27,8 @@ def create(
     \b
     Example: resellctl user create ana@partner.example --name "Ana Silva"
     """
-    from resellctl.domain import users
 
-    emit(users.create_user(state(ctx).ctx(), email, name=name, super_admin=super_admin),
+    emit(state(ctx).call("user.create", email=email, name=name, super_admin=super_admin),
          output)
 
 
@@ -40,9 +39,8 @@ def list_(ctx: typer.Context, output: Output = Format.table) -> None:
     \b
     Example: resellctl user list -o csv
     """
-    from resellctl.domain import users
 
-    emit(users.list_users(state(ctx).ctx()), output, columns=COLUMNS,
+    emit(state(ctx).call("user.list"), output, columns=COLUMNS,
          table=["email", "name", Col("is_super_admin", "Super\nadmin"), "created_at"])
 
 
@@ -53,6 +51,5 @@ def show(ctx: typer.Context, email: str, output: Output = Format.table) -> None:
     \b
     Example: resellctl user show ana@partner.example
     """
-    from resellctl.domain import users
 
-    emit(users.show_user(state(ctx).ctx(), email), output)
+    emit(state(ctx).call("user.show", email=email), output)

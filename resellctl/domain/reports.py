@@ -17,6 +17,7 @@ from resellctl.domain.access import RESELLER, Actor, load_actor, reseller_row
 from resellctl.domain.context import Ctx
 from resellctl.domain.errors import Invalid
 from resellctl.domain.subscriptions import MONTHS, add_months
+from resellctl.operations import MONTHLY_COLUMNS
 from resellctl.store import tables
 
 CLIENT = tables.client
@@ -347,11 +348,7 @@ def activity(ctx: Ctx, reseller: str | None = None, range_: str = "30d",
 
 # ---------------------------------------------------------------- the monthly export
 
-MONTHLY = ("month", "reseller", "clients_total", "clients_new", "clients_churned",
-           "trials_started", "seats_allocated", "seats_used", "license_count", "license_used",
-           "licenses_purchased", "mrr_cents", "charges_cents", "top_ups_cents",
-           "mrr_new_cents", "mrr_expansion_cents", "mrr_contraction_cents",
-           "mrr_churn_cents")
+MONTHLY = MONTHLY_COLUMNS  # the export's columns, in order (CLI.md `report monthly`)
 MOVEMENTS = ("new", "expansion", "contraction", "churn")
 
 

@@ -77,6 +77,14 @@ def https_url(value: str, field: str, *, loopback_http: bool = False) -> str:
     return text
 
 
+API_TOKEN = re.compile(r"^rsl_[A-Za-z0-9_-]{43}$")
+
+
+def api_token(value: str) -> bool:
+    """Whether `value` has the shape of an API token (HTTP.md: `rsl_` + 43 characters)."""
+    return bool(API_TOKEN.match(value or ""))
+
+
 def colour(value: str, field: str) -> str:
     if not COLOUR.match(value or ""):
         raise Invalid(f"{field} `{value}` must be a colour like #1A2B3C", code="invalid_colour")

@@ -69,19 +69,31 @@ class BodyLimit:
         length = dict(scope["headers"]).get(b"content-length")
         if length is not None and length.isdigit() and int(length) > MAX_BODY:
             return await _too_large(send)
-        seen = [0]
+        seen, over, answered = [0], [False], [False]
 
         async def receiving() -> dict:
             message = await receive()
             seen[0] += len(message.get("body", b""))
             if seen[0] > MAX_BODY:
+                over[0] = True
                 raise TooLarge
             return message
 
+        async def sending(message: dict) -> None:
+            # FastAPI answers a body it could not read with a 400 of its own: once the
+            # limit was crossed, whatever the app answers becomes the 413.
+            if not over[0]:
+                return await send(message)
+            if not answered[0]:
+                answered[0] = True
+                await _too_large(send)
+
         try:
-            await self.app(scope, receiving, send)
+            await self.app(scope, receiving, sending)
         except TooLarge:
-            await _too_large(send)
+            if not answered[0]:
+                answered[0] = True
+                await _too_large(send)
 
 
 class TooLarge(Exception):

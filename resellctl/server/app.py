@@ -129,10 +129,12 @@ def _signature(op: Operation, model: type[BaseModel] | None,
             params.append(inspect.Parameter(_ident(param), keyword, annotation=str | None,
                                             default=Header(None, alias=param.key)))
     if op.paging:
-        params += [inspect.Parameter("limit", keyword, annotation=int,
-                                     default=Query(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT)),
+        params += [inspect.Parameter("limit", keyword, annotation=int | None, default=Query(
+                       None, ge=1, le=10**9, description=f"Rows per page (default "
+                       f"{DEFAULT_LIMIT}, at most {MAX_LIMIT}; with Accept text/csv or "
+                       "application/x-ndjson: at most this many rows, default all)")),
                    inspect.Parameter("offset", keyword, annotation=int,
-                                     default=Query(0, ge=0))]
+                                     default=Query(0, ge=0, le=10**9))]
     if model is not None:
         params.append(inspect.Parameter("payload", keyword, annotation=model | None,
                                         default=Body(None)))
@@ -212,13 +214,24 @@ def _handler(store: Store, op: Operation, model: type[BaseModel] | None):  # noq
         payload = values.pop("payload", None)
         if model is not None and payload is None and _needs_body(op):
             raise Invalid("the request needs a JSON body", code="invalid_body")
-        limit, offset = values.pop("limit", DEFAULT_LIMIT), values.pop("offset", 0)
+        limit, offset = values.pop("limit", None), values.pop("offset", 0)
         arguments = _arguments(op, values, payload)
         streamed = streams.wanted(request) if op.paging else None
         if streamed:
-            return streams.listing(service, ctx, arguments, op, streamed)
+            export = None
+            if streamed == "csv" and op.export:
+                exporter = operations.service(op, op.export)
+                window = {"limit": limit, "offset": offset} if op.paging == "offset" else {}
+                export = lambda out: exporter(ctx, out, **arguments, **window)  # noqa: E731
+            return streams.listing(lambda: _rows(service, ctx, arguments, op, limit, offset),
+                                   op, streamed, export)
         if op.paging:
-            return JSONResponse(_page(service, ctx, arguments, op, limit, offset))
+            if limit is not None and limit > MAX_LIMIT:
+                raise Invalid(f"limit {limit} is over {MAX_LIMIT}", code="invalid_limit",
+                              hint="page with offset, or ask for text/csv or "
+                                   "application/x-ndjson to stream every row")
+            return JSONResponse(_page(service, ctx, arguments, op, limit or DEFAULT_LIMIT,
+                                      offset))
         return _answer(lambda: service(ctx, **arguments), op)
 
     return handler
@@ -234,20 +247,32 @@ def _answer(call: Any, op: Operation) -> JSONResponse:
     try:
         result = call()
     except Partial as partial:
-        return JSONResponse(partial.result, headers={errors.EXIT_HEADER: "9"})
+        return errors.partial(partial)
     return JSONResponse(result, status_code=op.status)
+
+
+def _rows(service: Any, ctx: Ctx, arguments: dict, op: Operation, limit: int | None,
+          offset: int) -> Any:
+    """The rows `limit` and `offset` select (every row without a limit): the service
+    pages itself (`offset`), or takes its own `limit` of newest rows, or is sliced."""
+    if op.paging == "offset":
+        return service(ctx, **arguments, limit=limit, offset=offset)
+    own_limit = any(p.name == "limit" for p in op.params)
+    if own_limit and limit is not None:
+        arguments = {**arguments, "limit": offset + limit}
+    rows = service(ctx, **arguments)
+    if offset or (limit is not None and not own_limit):
+        import itertools
+
+        rows = itertools.islice(rows, offset, None if limit is None else offset + limit)
+    return rows
 
 
 def _page(service: Any, ctx: Ctx, arguments: dict, op: Operation, limit: int,
           offset: int) -> dict:
     """`{"items": [...], "next_offset": N | null}`: one more row than asked tells whether
     there is a next page."""
-    if op.paging == "offset":
-        rows = list(service(ctx, **arguments, limit=limit + 1, offset=offset))
-    else:
-        if any(p.name == "limit" for p in op.params):
-            arguments["limit"] = offset + limit + 1
-        rows = list(service(ctx, **arguments))[offset:offset + limit + 1]
+    rows = list(_rows(service, ctx, arguments, op, limit + 1, offset))
     more = len(rows) > limit
     return {"items": rows[:limit], "next_offset": offset + limit if more else None}
 

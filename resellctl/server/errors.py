@@ -3,6 +3,7 @@ code (HTTP.md), for domain errors, request validation, unknown routes and crashe
 
 from __future__ import annotations
 
+import json
 import logging
 
 from fastapi import FastAPI, Request
@@ -11,10 +12,11 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from resellctl.cli.errors import INTERNAL, error_body, exit_code
-from resellctl.domain.errors import ResellError, Unauthenticated
+from resellctl.domain.errors import Partial, ResellError, Unauthenticated
 
 STATUS = {2: 400, 3: 404, 4: 409, 5: 422, 6: 403, 7: 409, 75: 503, 9: 200, INTERNAL: 500}
 EXIT_HEADER = "Resellctl-Exit-Code"
+ERROR_HEADER = "Resellctl-Error"
 ERROR_SCHEMA = {"application/json": {"schema": {
     "type": "object", "required": ["error"],
     "properties": {"error": {"type": "object", "required": ["code", "message", "exit_code"],
@@ -39,6 +41,13 @@ def answer(error: ResellError) -> JSONResponse:
     code = exit_code(error)
     return JSONResponse(error_body(error), status_code=STATUS.get(code, 500),
                         headers={EXIT_HEADER: str(code)})
+
+
+def partial(error: Partial) -> JSONResponse:
+    """Exit 9 (a partial import, drift found): 200 with the result; the error that the
+    CLI prints beside it travels in a header, ASCII JSON."""
+    return JSONResponse(error.result, headers={
+        EXIT_HEADER: "9", ERROR_HEADER: json.dumps(error_body(error), ensure_ascii=True)})
 
 
 def plain(status: int, code: str, message: str, exit_code_: int) -> JSONResponse:

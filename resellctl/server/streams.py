@@ -35,39 +35,47 @@ def wanted(request: Request) -> str | None:
     return None
 
 
-def listing(service: Any, ctx: Ctx, arguments: dict, op: Operation,
-            fmt: str) -> StreamingResponse:
-    """Every matching row (no page), rendered as the CLI renders it."""
+def listing(rows_of: Any, op: Operation, fmt: str, export: Any = None) -> StreamingResponse:
+    """Every matching row (no page), rendered as the CLI renders it: by `export(out)`
+    when the command has a dedicated csv export (formatted by the database), else by
+    cli/output.emit. The first chunk is awaited before the response starts, so that an
+    error (not found, denied) is still a JSON error with its status."""
     from resellctl.cli.output import emit
 
-    rows = service(ctx, **arguments)  # errors (not found, denied) before any byte is sent
-    if isinstance(rows, dict):
-        rows = [rows]
     handover: queue.Queue = queue.Queue(maxsize=16)
     out = _Chunks(handover)
+    rows = None if export else rows_of()  # a service's checks run here, in this thread
 
     def produce() -> None:
         try:
-            emit(rows, fmt, columns=list(op.columns) if op.columns else None, out=out)
+            if export:
+                export(out)
+            else:
+                emit(rows, fmt, columns=list(op.columns) if op.columns else None, out=out)
             out.flush()
         except _Closed:
             return
-        except BaseException as exc:  # noqa: BLE001 - handed to the response, which ends
+        except BaseException as exc:  # noqa: BLE001 - handed to the response
             handover.put(exc)
             return
         handover.put(DONE)
 
     threading.Thread(target=produce, daemon=True, name=f"stream {op.name}").start()
+    first = handover.get()
+    if isinstance(first, BaseException):
+        raise first
     media = "text/csv; charset=utf-8" if fmt == "csv" else "application/x-ndjson"
-    return StreamingResponse(_drain(handover, out), media_type=media)
+    return StreamingResponse(_drain(first, handover, out), media_type=media)
 
 
-def _drain(handover: queue.Queue, out: _Chunks) -> Iterator[bytes]:
+def _drain(first: Any, handover: queue.Queue, out: _Chunks) -> Iterator[bytes]:
     try:
-        while (item := handover.get()) is not DONE:
+        item = first
+        while item is not DONE:
             if isinstance(item, BaseException):
                 raise item
             yield item
+            item = handover.get()
     finally:
         out.closed_by_reader = True
 
@@ -107,7 +115,7 @@ async def import_body(request: Request, ctx: Ctx, arguments: dict) -> JSONRespon
     json_lines = any(kind in request.headers.get("content-type", "")
                      for kind in ("ndjson", "jsonl", "json-lines"))
     body = _Body(request)
-    options = importer.Options(source="the request body", dry_run=arguments["dry_run"],
+    options = importer.Options(source=arguments["source"], dry_run=arguments["dry_run"],
                                on_existing=arguments["on_existing"],
                                continue_on_error=arguments["continue_on_error"])
 
@@ -125,9 +133,9 @@ async def import_body(request: Request, ctx: Ctx, arguments: dict) -> JSONRespon
     try:
         result = await to_thread.run_sync(run)
     except Partial as partial:
-        from resellctl.server.errors import EXIT_HEADER
+        from resellctl.server.errors import partial as answer
 
-        return JSONResponse(partial.result, headers={EXIT_HEADER: "9"})
+        return answer(partial)
     return JSONResponse(result)
 
 
