@@ -131,12 +131,8 @@ def _import_remote(current, file: str, arguments: dict, errors_out: Path | None,
                    output: Format) -> None:
     """The file (or stdin) streamed as the request body as it is read; the progress bar
     follows the bytes sent. The server imports it as it arrives."""
-    from resellctl.domain.errors import Invalid, Partial, UsageError
+    from resellctl.domain.errors import Invalid, Partial
 
-    if errors_out is not None:
-        raise UsageError("--errors-out is not available in a remote profile yet",
-                         code="remote_unsupported",
-                         hint="run the import without it: the summary lists the failed rows")
     if file == "-":
         handle = getattr(sys.stdin, "buffer", None)
         if handle is None:
@@ -163,7 +159,11 @@ def _import_remote(current, file: str, arguments: dict, errors_out: Path | None,
                     yield block
 
             try:
-                result = current.api().upload("client.import", arguments, chunks(), kind)
+                result = current.api().upload(
+                    "client.import", arguments, chunks(), kind,
+                    on_failures=(lambda rows: _write_errors(
+                        errors_out, rows, arguments["continue_on_error"],
+                        quiet=output == Format.json)) if errors_out else None)
             except Partial as partial:
                 _emit_summary(partial.result, output)
                 raise

@@ -171,21 +171,42 @@ class Remote:
             for text in response.iter_text():
                 out.write(text)
 
-    def upload(self, name: str, arguments: dict, chunks: Any, content_type: str) -> dict:
-        """A streamed upload (the import): no read timeout while bytes flow."""
+    def upload(self, name: str, arguments: dict, chunks: Any, content_type: str,
+               on_failures: Any = None) -> dict:
+        """A streamed upload (the import): no read timeout while bytes flow. With
+        `on_failures`, the server sends the failed rows (`failed_rows`), even beside an
+        error, and they are handed over as the local import hands them."""
         import httpx
 
         op = operations.BY_NAME[name]
-        response = self.checked(self.request(
-            op, arguments, content=chunks, content_type=content_type,
-            timeout=httpx.Timeout(None, connect=CONNECT_TIMEOUT)))
+        if on_failures is not None:
+            arguments = {**arguments, "failed_rows": True}
+        response = self.request(op, arguments, content=chunks, content_type=content_type,
+                                timeout=httpx.Timeout(None, connect=CONNECT_TIMEOUT))
+        if on_failures is not None and response.status_code >= 400:
+            response.read()
+            failed = _json(response).get("failed_rows")
+            if failed is not None:
+                on_failures(failed)
+        response = self.checked(response)
         try:
             response.read()
         finally:
             response.close()
         result = response.json()
+        failed = result.pop("failed_rows", None) if isinstance(result, dict) else None
+        if on_failures is not None and failed is not None:
+            on_failures(failed)
         _raise_partial(response, result)
         return result
+
+
+def _json(response: Any) -> dict:
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
 
 
 def _error(response: Any) -> dict | None:

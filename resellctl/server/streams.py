@@ -9,6 +9,7 @@ the request body as the CLI reads a file, while it arrives.
 from __future__ import annotations
 
 import io
+import json
 import queue
 import threading
 from collections.abc import Iterator
@@ -18,7 +19,7 @@ from fastapi import Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from resellctl.domain.context import Ctx
-from resellctl.domain.errors import Invalid, Partial
+from resellctl.domain.errors import Invalid, Partial, ResellError
 from resellctl.operations import Operation
 
 MEDIA = {"text/csv": "csv", "application/x-ndjson": "ndjson"}
@@ -119,24 +120,41 @@ async def import_body(request: Request, ctx: Ctx, arguments: dict) -> JSONRespon
                                on_existing=arguments["on_existing"],
                                continue_on_error=arguments["continue_on_error"])
 
+    failed: list[dict] | None = [] if arguments.get("failed_rows") else None
+
     def run() -> dict:
         text = io.TextIOWrapper(io.BufferedReader(body, CHUNK), encoding="utf-8-sig",
                                 newline="")
         reader = importer.read_ndjson if json_lines else importer.read_csv
         try:
-            return importer.import_clients(ctx, reader(text), arguments["reseller"], options)
+            return importer.import_clients(
+                ctx, reader(text), arguments["reseller"], options,
+                on_failures=failed.extend if failed is not None else None)
         except UnicodeDecodeError as exc:
             raise Invalid(f"the request body is not UTF-8 text ({exc.reason} at byte "
                           f"{exc.start})", code="invalid_encoding",
                           hint="send the file as UTF-8") from exc
 
+    from resellctl.server import errors
+
+    extra = {"failed_rows": failed} if failed is not None else {}
     try:
         result = await to_thread.run_sync(run)
     except Partial as partial:
-        from resellctl.server.errors import partial as answer
+        partial.result = {**partial.result, **extra}
+        return errors.partial(partial)
+    except ResellError as error:
+        if not extra:
+            raise
+        answer = errors.answer(error)  # `failed_rows=true`: the rows beside the error
+        return JSONResponse({**json.loads(answer.body), **extra},
+                            status_code=answer.status_code, headers=_headers(answer))
+    return JSONResponse({**result, **extra})
 
-        return answer(partial)
-    return JSONResponse(result)
+
+def _headers(response: JSONResponse) -> dict:
+    return {k: v for k, v in response.headers.items()
+            if k.lower() not in ("content-length", "content-type")}
 
 
 class _Body(io.RawIOBase):
