@@ -225,3 +225,20 @@ def _blocked_by(holder) -> bool:  # noqa: ANN001
     return bool(holder.execute(text(
         "SELECT count(*) FROM pg_stat_activity "
         "WHERE pg_backend_pid() = ANY(pg_blocking_pids(pid))")).scalar())
+
+
+SERVER = ("fastapi", "uvicorn", "starlette", "jinja2", "pydantic")
+
+
+def test_only_serve_imports_the_server_stack(tmp_path):
+    """FastAPI, uvicorn and Jinja2 are `serve`'s alone: a local command that opens the
+    store (here `whoami` after `init`) starts as fast as before they existed."""
+    env = clean_env(tmp_path)
+    init = cli("script", "init", "--admin-email", "ops@vendor.example", "-o", "json", env=env)
+    assert init.returncode == 0, init.stderr
+    for args in (["whoami"], ["client", "list", "-o", "csv"], ["token", "list"]):
+        code = PROBE.format(args=args, heavy=set(SERVER))
+        result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                                text=True, timeout=60)
+        report = json.loads(result.stderr.strip().splitlines()[-1])
+        assert report == {"code": 0, "heavy": []}, (args, report)

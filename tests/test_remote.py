@@ -383,6 +383,27 @@ def test_client_import_with_a_bad_row(world: World, fmt: str) -> None:
         assert len(world.ok("client", "list", "--search", f"{prefix}{tag}")) == 3
 
 
+@pytest.mark.parametrize("mode", [(), ("--continue-on-error", "--dry-run")])
+def test_client_import_errors_out_is_the_same_file(world: World, mode: tuple) -> None:
+    """--errors-out through the API: the server sends the failed rows back (beside the
+    error in all-or-nothing mode, beside the summary with --continue-on-error) and the
+    remote CLI writes byte for byte the file the local one writes."""
+    tag = uuid.uuid4().hex[:5]
+    source = world.folder / f"errors-{tag}.csv"
+    source.write_text(import_rows(f"Err{tag}"), encoding="utf-8")
+    written = {}
+    for side in ("local", "remote"):
+        out = world.folder / f"failed-{side}-{tag}.csv"
+        result = getattr(world, side)("client", "import", str(source), "-r", "beta", *mode,
+                                      "--errors-out", str(out))
+        assert result.exit_code == (9 if mode else 5), (side, result.stdout, result.stderr)
+        assert str(out) in result.stderr
+        written[side] = out.read_bytes()
+    assert written["local"] == written["remote"]
+    assert b"not-an-email" in written["local"] and written["local"].count(b"\n") == 2
+    assert world.ok("client", "list", "--search", f"Err{tag}") == []
+
+
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_subscriptions(world: World, fmt: str) -> None:
     tag = uuid.uuid4().hex[:6]
