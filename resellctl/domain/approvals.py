@@ -238,15 +238,9 @@ def _attach(conn: Connection, row: Any, email: str, now: datetime) -> None:
 def preview(ctx: Ctx, link: str) -> dict:
     """What the approval page shows (no actor, nothing written): the approval, the
     reseller's name and branding. An unknown link is NotFound; any status is returned."""
-    from resellctl.domain.resellers import page_branding
+    from resellctl.domain.resellers import PAGE_COLUMNS, page_view
 
     with ctx.store.read() as conn:
-        row = conn.execute(select(*_columns(), RESELLER.c.name.label("reseller_name"),
-                                  RESELLER.c.branding)
-                           .select_from(_joined())
-                           .where(APPROVAL.c.token_hash == tokens.from_link(link, WHAT))
-                           ).first()
-        if row is None:
-            raise tokens.unknown(WHAT)
-        return {**approval_dict(row, clock.now()), "reseller_name": row.reseller_name,
-                "branding": page_branding(row.branding)}
+        row = tokens.find(conn, select(*_columns(), *PAGE_COLUMNS).select_from(_joined()),
+                          APPROVAL.c.token_hash, link, WHAT)
+        return {**approval_dict(row, clock.now()), **page_view(row)}

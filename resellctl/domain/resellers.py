@@ -371,7 +371,13 @@ def balance_history(ctx: Ctx, slug: str, since: date | None = None,
         return ledger.history(conn, row.id, since=since, limit=limit)
 
 
-def page_branding(branding: dict | None) -> dict:
-    """The branding a page shows: the logo and the two colours, when set."""
-    values = branding or {}
-    return {key: values.get(key) for key in ("logo_url", "primary_color", "secondary_color")}
+PAGE_COLUMNS = (RESELLER.c.name.label("reseller_name"), RESELLER.c.branding)
+
+
+def page_view(row: Any) -> dict:
+    """What a link's page shows of its reseller (a row with PAGE_COLUMNS): its name, and
+    the logo and two colours of its branding, when set."""
+    values = row.branding or {}
+    return {"reseller_name": row.reseller_name,
+            "branding": {key: values.get(key)
+                         for key in ("logo_url", "primary_color", "secondary_color")}}

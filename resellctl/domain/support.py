@@ -174,15 +174,9 @@ def redeem(ctx: Ctx, link: str) -> dict:
 def preview(ctx: Ctx, link: str) -> dict:
     """What the support page shows (no actor, nothing written): the session and the
     branding of the client's reseller. An unknown link is NotFound."""
-    from resellctl.domain.resellers import page_branding
+    from resellctl.domain.resellers import PAGE_COLUMNS, page_view
 
     with ctx.store.read() as conn:
-        row = conn.execute(select(*_columns(), RESELLER.c.name.label("reseller_name"),
-                                  RESELLER.c.branding)
-                           .select_from(_joined())
-                           .where(SESSION.c.token_hash == tokens.from_link(link, WHAT))
-                           ).first()
-        if row is None:
-            raise tokens.unknown(WHAT)
-        return {**session_dict(row, clock.now()), "reseller_name": row.reseller_name,
-                "branding": page_branding(row.branding)}
+        row = tokens.find(conn, select(*_columns(), *PAGE_COLUMNS).select_from(_joined()),
+                          SESSION.c.token_hash, link, WHAT)
+        return {**session_dict(row, clock.now()), **page_view(row)}

@@ -11,6 +11,7 @@ import hashlib
 import re
 import secrets
 import time
+from typing import Any
 from urllib.parse import urlsplit
 
 from resellctl.domain.errors import NotFound
@@ -42,6 +43,15 @@ def from_link(text: str, what: str) -> str:
 def unknown(what: str) -> NotFound:
     return NotFound(f"unknown {what} link", code=f"{what.replace(' ', '_')}_not_found",
                     hint="check that the whole link was copied; it may have been mistyped")
+
+
+def find(conn: Any, query: Any, hash_column: Any, text: str, what: str) -> Any:
+    """The row `query` gives for the link in `text` (its token's hash in `hash_column`),
+    or the unknown-link NotFound."""
+    row = conn.execute(query.where(hash_column == from_link(text, what))).first()
+    if row is None:
+        raise unknown(what)
+    return row
 
 
 def link(base_url: str, token: str) -> str:
