@@ -24,6 +24,22 @@ def _diffs(url: str) -> list:
         engine.dispose()
 
 
+def test_sqlite_write_transactions_get_a_bigger_page_cache(tmp_path):
+    from resellctl.domain import setup
+    from resellctl.store.engine import SQLITE_READ_CACHE_KIB, SQLITE_WRITE_CACHE_KIB
+
+    store = Store(f"sqlite:///{tmp_path / 'store.db'}", check_schema=False)
+    setup.init(store, "admin@example.com", "Admin")
+    try:
+        for _ in range(2):  # back and forth on the same pooled connection
+            with store.write() as conn:
+                assert conn.exec_driver_sql("PRAGMA cache_size").scalar() == -SQLITE_WRITE_CACHE_KIB
+            with store.read() as conn:
+                assert conn.exec_driver_sql("PRAGMA cache_size").scalar() == -SQLITE_READ_CACHE_KIB
+    finally:
+        store.dispose()
+
+
 def test_an_empty_store_migrated_to_head_matches_the_models(empty_url, monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)  # the scripts ship inside the package: any cwd works
     store = Store(empty_url, check_schema=False)

@@ -13,11 +13,11 @@ from resellctl.domain import audit, clock, settings
 from resellctl.domain.access import load_actor, require_super_admin
 from resellctl.domain.context import Ctx
 from resellctl.domain.errors import Invalid, NotFound
+from resellctl.domain.periods import INTERVALS
 from resellctl.store import tables
 
 TIER = tables.license_tier
 PLAN = tables.plan
-INTERVALS = {"monthly": 1, "quarterly": 3, "biannual": 6, "yearly": 12}
 
 
 def _tiers(raw: Any, where: str) -> list[dict]:

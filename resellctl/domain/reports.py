@@ -16,7 +16,8 @@ from resellctl.domain import clock, durations, money
 from resellctl.domain.access import RESELLER, Actor, load_actor, reseller_row
 from resellctl.domain.context import Ctx
 from resellctl.domain.errors import Invalid
-from resellctl.domain.subscriptions import MONTHS, add_months
+from resellctl.domain.periods import INTERVALS as MONTHS
+from resellctl.domain.periods import add_months
 from resellctl.operations import MONTHLY_COLUMNS
 from resellctl.store import tables
 

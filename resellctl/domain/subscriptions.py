@@ -9,7 +9,6 @@ day clamped to the month (Jan 31 + 1 month = Feb 28/29, + 2 months = Mar 31).
 
 from __future__ import annotations
 
-import calendar
 import collections
 import contextlib
 import functools
@@ -45,6 +44,7 @@ from resellctl.domain.access import (
 )
 from resellctl.domain.context import Ctx
 from resellctl.domain.errors import Conflict, Invalid, NotFound, UsageError
+from resellctl.domain.periods import add_months
 from resellctl.store import bulk, tables
 from resellctl.store.sql import iso_date, iso_instant, spreadsheet_safe, true_false
 
@@ -62,16 +62,6 @@ OUTPUT = ("id", "client", "client_name", "owner_email", "reseller", "plan", "pla
 
 
 # ---------------------------------------------------------------- arithmetic
-
-
-def add_months(day: date, months: int, anchor: int | None = None) -> date:
-    """`day` moved by whole calendar months; the day of month is `anchor` (default:
-    `day`'s own), clamped to the month's length, so a period that started on the 31st
-    ends on the 31st whenever the month has one."""
-    year, index = divmod(day.month - 1 + months, 12)
-    year += day.year
-    last = calendar.monthrange(year, index + 1)[1]
-    return date(year, index + 1, min(anchor or day.day, last))
 
 
 def period_end(start: date, interval: str, periods: int = 1) -> date:
