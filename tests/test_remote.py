@@ -826,3 +826,18 @@ def test_a_100k_row_import_through_the_api(world: World) -> None:
                           "-o", "json")
     assert [c["name"] for c in json.loads(listed.stdout)] == ["Big Company 099999"]
     assert 0 < holder["peak"] < 150 * 1024, f"peak RSS {holder['peak']} kB"
+
+
+def test_certificates_come_from_the_system_store_and_ssl_cert_file(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """https is checked against the system's trust store, or SSL_CERT_FILE when set; an
+    unreadable SSL_CERT_FILE is a clear exit 5, not a crash."""
+    from resellctl.domain.errors import Invalid
+    from resellctl.remote.client import trust
+
+    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+    monkeypatch.delenv("SSL_CERT_DIR", raising=False)
+    assert trust().verify_mode.name == "CERT_REQUIRED"
+    monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "missing.pem"))
+    with pytest.raises(Invalid, match="SSL_CERT_FILE"):
+        trust()

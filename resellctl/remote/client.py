@@ -56,7 +56,8 @@ class Remote:
                 headers["Authorization"] = f"Bearer {self.token}"
             self._client = httpx.Client(
                 base_url=self.url, headers=headers, transport=self.transport,
-                timeout=httpx.Timeout(READ_TIMEOUT, connect=CONNECT_TIMEOUT))
+                timeout=httpx.Timeout(READ_TIMEOUT, connect=CONNECT_TIMEOUT),
+                verify=trust())
         return self._client
 
     def close(self) -> None:
@@ -199,6 +200,24 @@ class Remote:
             on_failures(failed)
         _raise_partial(response, result)
         return result
+
+
+def trust() -> Any:
+    """Certificates are checked against the system's trust store (OpenSSL's default
+    paths, which honour SSL_CERT_FILE and SSL_CERT_DIR), not a bundle of httpx's own."""
+    import os
+    import ssl
+
+    cafile = os.environ.get("SSL_CERT_FILE") or None
+    capath = os.environ.get("SSL_CERT_DIR") or None
+    try:
+        return ssl.create_default_context(cafile=cafile, capath=capath)
+    except (OSError, ssl.SSLError) as exc:
+        from resellctl.domain.errors import Invalid
+
+        raise Invalid(f"cannot read the certificates of SSL_CERT_FILE/SSL_CERT_DIR "
+                      f"({cafile or capath}): {exc}", code="invalid_certificates",
+                      hint="point SSL_CERT_FILE at a PEM file of CA certificates") from exc
 
 
 def _json(response: Any) -> dict:
