@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import re
 import secrets
+import weakref
 from datetime import datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import insert, or_, select, update
+from sqlalchemy import bindparam, insert, or_, select, update
 
 from resellctl.domain import audit, clock, durations, tokens
 from resellctl.domain.access import USER, Actor, load_actor, normalise_email
@@ -136,25 +138,102 @@ def row_email(conn: Any, user_id: int) -> str:
     return conn.execute(select(USER.c.email).where(USER.c.id == user_id)).scalar_one()
 
 
+# Built once, with the digest as a parameter: building the statement per request cost
+# more than running it.
 _BY_HASH = (select(TOKEN.c.id, TOKEN.c.expires_at, TOKEN.c.revoked_at, TOKEN.c.last_used_at,
                    USER.c.email)
-            .join(USER, USER.c.id == TOKEN.c.user_id))
+            .join(USER, USER.c.id == TOKEN.c.user_id)
+            .where(TOKEN.c.token_hash == bindparam("digest")))
 
 
 def authenticate(store: Store, presented: str | None) -> str:
     """The e-mail of the user a token acts as; one Unauthenticated for every bad token."""
+    email, stale = identify(store, presented)
+    if stale is not None:
+        touch(store, stale)
+    return email
+
+
+def identify(store: Store, presented: str | None) -> tuple[str, str | None]:
+    """`authenticate` without its write: the e-mail, and the token's id when its
+    `last_used_at` is due (then `touch` it), else None. One read, never a lock wait."""
     if not presented or not SHAPE.match(presented):
         raise Unauthenticated(UNAUTHORIZED, hint="create one with `resellctl token create`")
     digest = tokens.digest(presented)
     now = clock.now()
-    with store.read() as conn:
-        row = conn.execute(_BY_HASH.where(TOKEN.c.token_hash == digest)).first()
+    row = _lookup(store, digest)
     if row is None or row.revoked_at is not None or (
             row.expires_at is not None and row.expires_at <= now):
         raise Unauthenticated(UNAUTHORIZED, hint="create one with `resellctl token create`")
-    if row.last_used_at is None or now - row.last_used_at >= TOUCH_EVERY:
-        _touch(store, row.id, now)
-    return row.email
+    due = row.last_used_at is None or now - row.last_used_at >= TOUCH_EVERY
+    return row.email, row.id if due else None
+
+
+_QUERIES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # Store -> _Query
+
+
+def _lookup(store: Store, digest: str) -> Any:
+    """The token's row (id, expires_at, revoked_at, last_used_at, email), or None. The
+    first lookup of a Store runs through SQLAlchemy in a transaction (which also checks
+    the schema); the next ones run the same SELECT, compiled once, straight through the
+    driver on a pooled connection: SQLAlchemy's execution and a transaction's BEGIN and
+    COMMIT cost several times the query (one SELECT is atomic on both stores)."""
+    query = _QUERIES.get(store)
+    if query is None:
+        with store.read() as conn:
+            row = conn.execute(_BY_HASH, {"digest": digest}).first()
+        _QUERIES[store] = _Query(store.engine.dialect)
+        return row
+    return query.run(store, digest)
+
+
+class _Query:
+    """_BY_HASH compiled for one dialect, with its columns' result processors (SQLite
+    keeps instants as text: UTCDateTime turns them into aware datetimes)."""
+
+    def __init__(self, dialect: Any) -> None:
+        compiled = _BY_HASH.compile(dialect=dialect)
+        self.sql = str(compiled)
+        self.order = compiled.positiontup if compiled.positional else None
+        columns = list(_BY_HASH.selected_columns)
+        self.names = [column.key for column in columns]
+        self.processors = [column.type.dialect_impl(dialect).result_processor(dialect, None)
+                           for column in columns]
+
+    def run(self, store: Store, digest: str) -> Any:
+        from resellctl.store.engine import translate_errors
+
+        params = {"digest": digest}
+        args = tuple(params[name] for name in self.order) if self.order else params
+        with translate_errors(store.url):
+            conn = store.engine.raw_connection()
+            driver = conn.driver_connection
+            # psycopg: no BEGIN and ROLLBACK round trips around the one SELECT (SQLite's
+            # connections are in autocommit mode already: the store sends its own BEGIN)
+            autocommit, done = store.dialect == "postgresql", False
+            try:
+                if autocommit:
+                    driver.autocommit = True
+                cursor = conn.cursor()
+                cursor.execute(self.sql, args)
+                raw = cursor.fetchone()
+                cursor.close()
+                if autocommit:
+                    driver.autocommit = False
+                done = True
+            finally:
+                if not done:  # a connection that failed half-way is not reused
+                    conn.invalidate()
+                conn.close()  # back to the pool
+        if raw is None:
+            return None
+        return SimpleNamespace(**{name: process(value) if process else value
+                                  for name, process, value in zip(
+                                      self.names, self.processors, raw, strict=True)})
+
+
+def touch(store: Store, token_id: str) -> None:
+    _touch(store, token_id, clock.now())
 
 
 def _touch(store: Store, token_id: str, now: datetime) -> None:

@@ -7,6 +7,7 @@ decides who may do what.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import json
 import os
@@ -17,12 +18,13 @@ from fastapi import Body, Depends, FastAPI, Header, Path, Query, Request, Securi
 from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field, create_model
+from starlette.concurrency import run_in_threadpool
 
 from resellctl import __version__, operations
 from resellctl.domain.context import Ctx
 from resellctl.domain.errors import Invalid, Partial, ResellError, Unauthenticated
 from resellctl.operations import Operation, Param
-from resellctl.server import errors, streams
+from resellctl.server import errors, streams, writes
 from resellctl.server.access import AccessLog, BodyLimit
 from resellctl.store.engine import Store
 
@@ -81,12 +83,18 @@ def authenticator(store: Store):  # noqa: ANN201
     unauthenticated request learns nothing about the route's parameters."""
     from resellctl.domain import api_tokens
 
-    def actor(request: Request,
-              credentials: HTTPAuthorizationCredentials | None = Security(bearer)) -> str:
+    async def actor(request: Request,
+                    credentials: HTTPAuthorizationCredentials | None = Security(bearer)
+                    ) -> str:
         if credentials is None:
             raise Unauthenticated(api_tokens.UNAUTHORIZED,
                                   hint="create one with `resellctl token create`")
-        email = api_tokens.authenticate(store, credentials.credentials)
+        # One indexed read, which never waits for a lock: on the event loop, without a
+        # hop to the threadpool. The once-a-minute `last_used_at` write may wait (SQLite's
+        # write lock): in the threadpool.
+        email, stale = api_tokens.identify(store, credentials.credentials)
+        if stale is not None:
+            await run_in_threadpool(api_tokens.touch, store, stale)
         request.state.actor = email
         return email
 
@@ -234,7 +242,39 @@ def _handler(store: Store, op: Operation, model: type[BaseModel] | None):  # noq
                                       offset))
         return _answer(lambda: service(ctx, **arguments), op)
 
-    return handler
+    if _point_read(op):
+        return _on_loop(handler)
+    return _threaded(handler, writes.queue_of(store) if op.method != "GET" else None)
+
+
+def _point_read(op: Operation) -> bool:
+    """A GET of one object by its key (or `whoami`): a few indexed reads, which never
+    wait for a lock, answered on the event loop. Everything else (lists, reports, writes,
+    which may wait for SQLite's write lock or a row lock) runs in the threadpool."""
+    return op.method == "GET" and op.paging is None and ("{" in op.path or
+                                                         op.name == "whoami")
+
+
+def _on_loop(handler: Any) -> Any:
+    async def on_loop(request: Request, actor: str, **values: Any) -> Response:
+        return handler(request, actor, **values)
+
+    return on_loop
+
+
+def _threaded(handler: Any, queue: writes.WriteQueue | None) -> Any:
+    """In the threadpool; a request that writes to a SQLite store waits for its turn
+    (resellctl/server/writes.py) rather than in SQLite's busy handler."""
+    def queued(request: Request, actor: str, **values: Any) -> Response:
+        with queue.turn():
+            return handler(request, actor, **values)
+
+    run = handler if queue is None else queued
+
+    async def threaded(request: Request, actor: str, **values: Any) -> Response:
+        return await run_in_threadpool(functools.partial(run, request, actor, **values))
+
+    return threaded
 
 
 def _needs_body(op: Operation) -> bool:
