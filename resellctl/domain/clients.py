@@ -652,14 +652,17 @@ def create(ctx: Ctx, reseller: str | None, fields: dict, *,
                 raise Conflict(f"a client with external id `{values['external_id']}` "
                                f"already exists ({existing.uid})", code="client_exists",
                                hint="pass --if-not-exists to get the existing client")
-        if parent is not None:
-            licenses.take(conn, parent.id)
         client_id = conn.execute(insert(CLIENT).values(
             uid=new_uid(), reseller_id=rules.reseller_id, status="active", seats_used=0,
             created_at=rules.now, updated_at=rules.now, **values)).inserted_primary_key[0]
         result = _read(conn, client_id)
         audit.record(conn, actor, "client.create", "client", result["uid"],
                      reseller_id=rules.reseller_id, after=_auditable(result))
+        if parent is not None:
+            # The licence last: taking it locks the reseller's row on PostgreSQL until the
+            # commit, so every other creation under the reseller waits as briefly as can
+            # be (no pool is oversold: a refusal rolls the client and its event back).
+            licenses.take(conn, parent.id)
         return {**result, "created": True}
 
 
