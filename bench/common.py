@@ -70,3 +70,75 @@ def entry_point() -> str:
         raise BenchError(f"the installed entry point is missing: {script}; "
                          "install the project first: .venv/bin/pip install -e .")
     return str(script)
+
+
+# ---------------------------------------------------------------- PostgreSQL and the machine
+
+PG_DEFAULT = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+def pg_base_url() -> str:
+    """The PostgreSQL server the benches use (the tests' one by default)."""
+    return os.environ.get("RESELLCTL_TEST_DATABASE_URL", PG_DEFAULT)
+
+
+def pg_admin(sql: str, url: str | None = None) -> None:
+    """One statement in autocommit (CREATE/DROP DATABASE, VACUUM, ANALYZE)."""
+    import psycopg
+
+    with psycopg.connect(url or pg_base_url(), autocommit=True, connect_timeout=5) as conn:
+        conn.execute(sql)
+
+
+def pg_reachable(url: str | None = None) -> str | None:
+    """None when PostgreSQL answers, else why not (the first line of the error)."""
+    try:
+        pg_admin("SELECT 1", url)
+    except Exception as exc:  # noqa: BLE001 - any failure means: skip PostgreSQL
+        return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return None
+
+
+class BenchStore:
+    """The URL of a fresh, empty store: a SQLite file in `tmp`, or a PostgreSQL database
+    `resellctl_bench_<name>_<pid>` of its own, dropped at the end."""
+
+    def __init__(self, backend: str, tmp: Path, name: str) -> None:
+        self.backend, self.tmp = backend, tmp
+        self.database = f"resellctl_bench_{name}_{os.getpid()}"
+
+    def __enter__(self) -> str:
+        from urllib.parse import urlsplit
+
+        if self.backend == "sqlite":
+            return f"sqlite:///{self.tmp / 'bench.db'}"
+        pg_admin(f'DROP DATABASE IF EXISTS "{self.database}" WITH (FORCE)')
+        pg_admin(f'CREATE DATABASE "{self.database}"')
+        return urlsplit(pg_base_url())._replace(path=f"/{self.database}").geturl()
+
+    def __exit__(self, *exc: object) -> None:
+        if self.backend == "postgresql":
+            pg_admin(f'DROP DATABASE IF EXISTS "{self.database}" WITH (FORCE)')
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
+def cpu_probe() -> float:
+    """Milliseconds for a fixed pure-Python loop (best of 5): how fast this CPU is now.
+
+    On a shared or virtual machine the same work can take twice as long from one
+    minute to the next; the probe at start and end tells a slow moment from a
+    slow resellctl, and same-run baseline ratios cancel it out.
+    """
+    best = float("inf")
+    for _ in range(5):
+        start = time.perf_counter()
+        sum(i * i for i in range(1_000_000))
+        best = min(best, time.perf_counter() - start)
+    return round(best * 1000, 1)

@@ -49,13 +49,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from common import bench_env
+from common import PG_DEFAULT, bench_env, cpu_probe, pg_admin, pg_reachable
 
 ADMIN = "a@v.example"
 OWNER = "o@x.example"
 SLUG = "big"
 LICENCES = 2_000_000
-PG_DEFAULT = "postgresql://postgres@127.0.0.1:5432/postgres"
 HEADER = ["name", "owner_name", "owner_email", "owner_phone", "location", "stage", "plan",
           "seats", "support_type", "support_access", "external_id"]
 TARGETS = {  # key: (comparison, target, unit)
@@ -281,21 +280,6 @@ def samples(items: list[Sample]) -> dict[str, list[float]]:
 
 # ---------------------------------------------------------------- PostgreSQL
 
-def pg_admin(base_url: str, sql: str) -> None:
-    import psycopg
-
-    with psycopg.connect(base_url, autocommit=True, connect_timeout=5) as conn:
-        conn.execute(sql)
-
-
-def pg_reachable(base_url: str) -> str | None:
-    try:
-        pg_admin(base_url, "SELECT 1")
-    except Exception as exc:  # noqa: BLE001 - any failure means: skip PostgreSQL
-        return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return None
-
-
 def pg_count(url: str) -> int:
     import psycopg
 
@@ -312,8 +296,8 @@ def bench_postgres(entry: str, tmp: Path, csv_path: Path, rows: int, runs: int,
     env: dict[str, str] = {}
     try:
         for i in range(runs):
-            pg_admin(base_url, f'DROP DATABASE IF EXISTS "{name}"')
-            pg_admin(base_url, f'CREATE DATABASE "{name}"')
+            pg_admin(f'DROP DATABASE IF EXISTS "{name}"', base_url)
+            pg_admin(f'CREATE DATABASE "{name}"', base_url)
             env = fresh_store(entry, tmp / f"pg-{i}", url)
             imports.append(run(import_argv(entry, csv_path), env))
             got = pg_count(url)
@@ -323,10 +307,10 @@ def bench_postgres(entry: str, tmp: Path, csv_path: Path, rows: int, runs: int,
         # Right after a bulk load the planner has no statistics for the new rows;
         # autovacuum analyses the table within a minute or so. Both are measured.
         fresh = [run(list_argv(entry), env)]
-        pg_admin(url, "ANALYZE client")
+        pg_admin("ANALYZE client", url)
         lists = [run(list_argv(entry), env) for _ in range(list_runs)]
     finally:
-        pg_admin(base_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', base_url)
     return {"import": samples(imports), "list": samples(lists),
             "list_fresh": samples(fresh), "database": name}
 
@@ -373,21 +357,6 @@ def git_state() -> str:
     except (CommandFailed, FileNotFoundError):
         return "unknown"
     return head + (" + uncommitted changes under resellctl/" if dirty else "")
-
-
-def cpu_probe() -> float:
-    """Milliseconds for a fixed pure-Python loop (best of 5): how fast this CPU is now.
-
-    On a shared or virtual machine the same work can take twice as long from one
-    minute to the next; the probe at start and end tells a slow moment from a
-    slow resellctl, and the same-run sqlite3 baseline ratio cancels it out.
-    """
-    best = float("inf")
-    for _ in range(5):
-        start = time.perf_counter()
-        sum(i * i for i in range(1_000_000))
-        best = min(best, time.perf_counter() - start)
-    return round(best * 1000, 1)
 
 
 def measure(args: argparse.Namespace) -> dict:

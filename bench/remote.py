@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -27,27 +26,17 @@ import time
 import uuid
 from pathlib import Path
 
-from common import BenchError, bench_env, run
+from common import BenchError, BenchStore, bench_env, entry_point, free_port, run
 
 ROWS = 100_000
 
 
-def entry() -> str:
-    return str(Path(sys.executable).parent / "resellctl")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def cli(env: dict, *args: str) -> str:
-    return run([entry(), *args], env).stdout
+    return run([entry_point(), *args], env).stdout
 
 
 def start_server(env: dict, port: int) -> subprocess.Popen:
-    proc = subprocess.Popen([entry(), "serve", "--port", str(port), "--workers", "2"],
+    proc = subprocess.Popen([entry_point(), "serve", "--port", str(port), "--workers", "2"],
                             env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, text=True)
     line = proc.stderr.readline()
@@ -78,30 +67,8 @@ def write_csv(path: Path, tag: str) -> None:
 
 def measure(backend: str, runs: int, imports: int) -> dict:
     with tempfile.TemporaryDirectory(prefix="resellctl-bench-remote-") as tmp:
-        workdir = Path(tmp)
-        url, drop = store_url(backend, workdir)
-        try:
-            return _measure(url, workdir, runs, imports)
-        finally:
-            drop()
-
-
-def store_url(backend: str, workdir: Path):  # noqa: ANN201
-    if backend == "sqlite":
-        return f"sqlite:///{workdir / 'store.db'}", lambda: None
-    import psycopg
-
-    base = os.environ.get("RESELLCTL_TEST_DATABASE_URL",
-                          "postgresql://postgres@127.0.0.1:5432/postgres")
-    name = f"resellctl_bench_remote_{os.getpid()}"
-    with psycopg.connect(base, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-
-    def drop() -> None:
-        with psycopg.connect(base, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-    return base.rsplit("/", 1)[0] + f"/{name}", drop
+        with BenchStore(backend, Path(tmp), "remote") as url:
+            return _measure(url, Path(tmp), runs, imports)
 
 
 def _measure(url: str, workdir: Path, runs: int, imports: int) -> dict:
@@ -121,10 +88,10 @@ def _measure(url: str, workdir: Path, runs: int, imports: int) -> dict:
         show = {"local": [], "remote": []}
         for _ in range(2):  # warm-up
             for env in (local, remote):
-                run([entry(), "client", "show", uid, "-o", "json"], env)
+                run([entry_point(), "client", "show", uid, "-o", "json"], env)
         for _ in range(runs):  # round robin
             for side, env in (("local", local), ("remote", remote)):
-                sample = run([entry(), "client", "show", uid, "-o", "json"], env)
+                sample = run([entry_point(), "client", "show", uid, "-o", "json"], env)
                 show[side].append(sample.wall)
         if json.loads(sample.stdout)["uid"] != uid:
             raise BenchError("remote client show returned another client")
@@ -136,8 +103,8 @@ def _measure(url: str, workdir: Path, runs: int, imports: int) -> dict:
                     "bench@example.com", "--licenses", str(ROWS))
                 path = workdir / f"{slug}.csv"
                 write_csv(path, slug)
-                sample = run([entry(), "client", "import", str(path), "-r", slug, "-o", "json"],
-                             env)
+                sample = run([entry_point(), "client", "import", str(path), "-r", slug,
+                              "-o", "json"], env)
                 summary = json.loads(sample.stdout)
                 if summary["created"] != ROWS:
                     raise BenchError(f"{side} import created {summary['created']}")

@@ -57,13 +57,21 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from urllib.parse import urlsplit
 
-from common import bench_env
+from common import (
+    BenchError,
+    BenchStore,
+    Sample,
+    bench_env,
+    cpu_probe,
+    entry_point,
+    pg_admin,
+    pg_reachable,
+    run,
+)
 
 ADMIN = "bench@vendor.example"
 OWNER = "owner@bench.example"
-PG_DEFAULT = "postgresql://postgres@127.0.0.1:5432/postgres"
 PLAN_CODE, PLAN_NAME = "business-location", "Business Location"
 MONTHS = {"monthly": 1, "quarterly": 3, "biannual": 6, "yearly": 12}
 TARGETS = {  # key: (comparison, target, unit)
@@ -81,93 +89,16 @@ TARGETS = {  # key: (comparison, target, unit)
 COMMANDS = ("whoami", "dashboard", "baseline", "snapshot", "monthly", "activity")
 
 
-class BenchError(RuntimeError):
-    pass
-
-
-# ---------------------------------------------------------------- processes
-
-@dataclass
-class Sample:
-    """One finished process: wall seconds, CPU seconds (user + sys), its stdout."""
-
-    wall: float
-    cpu: float
-    stdout: str
-
-
-def run(argv: list[str], env: dict[str, str] | None = None) -> Sample:
-    """Run one process to the end; raises BenchError when it fails. os.wait4 gives this
-    child's own rusage (what `/usr/bin/time` prints)."""
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        start = time.perf_counter()
-        proc = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL, stdout=out,
-                                stderr=err)
-        _, status, usage = os.wait4(proc.pid, 0)
-        wall = time.perf_counter() - start
-        if os.waitstatus_to_exitcode(status) != 0:
-            err.seek(0)
-            raise BenchError(f"`{' '.join(argv[:4])} …` exited "
-                             f"{os.waitstatus_to_exitcode(status)}: "
-                             f"{err.read().decode(errors='replace').strip()[-2000:]}")
-        out.seek(0)
-        return Sample(wall, usage.ru_utime + usage.ru_stime, out.read().decode())
-
-
-def entry_point() -> str:
-    script = Path(sys.executable).with_name("resellctl")
-    if not script.exists():
-        raise BenchError(f"the installed entry point is missing: {script}; "
-                         "install the project first: .venv/bin/pip install -e .")
-    return str(script)
-
-
 # ---------------------------------------------------------------- stores
 
-def pg_base_url() -> str:
-    return os.environ.get("RESELLCTL_TEST_DATABASE_URL", PG_DEFAULT)
+def init_store(url: str) -> None:
+    """Migrate a fresh store to head, with its super admin and the default catalog."""
+    from resellctl.domain import setup
+    from resellctl.store.engine import Store
 
-
-def pg_admin(sql: str, url: str | None = None) -> None:
-    import psycopg
-
-    with psycopg.connect(url or pg_base_url(), autocommit=True, connect_timeout=5) as conn:
-        conn.execute(sql)
-
-
-def pg_reachable() -> str | None:
-    try:
-        pg_admin("SELECT 1")
-    except Exception as exc:  # noqa: BLE001 - any failure means: skip PostgreSQL
-        return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return None
-
-
-class BenchStore:
-    """A fresh, initialised store: a temporary SQLite file or a PostgreSQL database."""
-
-    def __init__(self, backend: str, tmp: Path) -> None:
-        self.backend, self.tmp = backend, tmp
-        self.database = f"resellctl_bench_reports_{os.getpid()}"
-
-    def __enter__(self) -> str:
-        from resellctl.domain import setup
-        from resellctl.store.engine import Store
-
-        if self.backend == "sqlite":
-            self.url = f"sqlite:///{self.tmp / 'bench.db'}"
-        else:
-            pg_admin(f'DROP DATABASE IF EXISTS "{self.database}"')
-            pg_admin(f'CREATE DATABASE "{self.database}"')
-            self.url = urlsplit(pg_base_url())._replace(path=f"/{self.database}").geturl()
-        store = Store(self.url, check_schema=False)
-        setup.init(store, ADMIN, "Bench Admin")
-        store.dispose()
-        return self.url
-
-    def __exit__(self, *exc: object) -> None:
-        if self.backend == "postgresql":
-            pg_admin(f'DROP DATABASE IF EXISTS "{self.database}" WITH (FORCE)')
+    store = Store(url, check_schema=False)
+    setup.init(store, ADMIN, "Bench Admin")
+    store.dispose()
 
 
 # ---------------------------------------------------------------- the data
@@ -667,7 +598,8 @@ def in_process(url: str, today: date) -> tuple[float, float]:
 
 def bench_backend(entry: str, backend: str, tmp: Path, args: argparse.Namespace,
                   today: date) -> dict:
-    with BenchStore(backend, tmp) as url:
+    with BenchStore(backend, tmp, "reports") as url:
+        init_store(url)
         seeded = seed(url, backend, args, today)
         env = {**bench_env(tmp, url), "RESELLCTL_ACTOR": ADMIN,
                "RESELLCTL_NOW": f"{today.isoformat()}T06:00:00Z"}
@@ -714,17 +646,6 @@ def bench_backend(entry: str, backend: str, tmp: Path, args: argparse.Namespace,
 
 
 # ---------------------------------------------------------------- the run
-
-def cpu_probe() -> float:
-    """Milliseconds for a fixed pure-Python loop (best of 5): how fast this CPU is now
-    (the same probe as bench/import.py)."""
-    best = float("inf")
-    for _ in range(5):
-        start = time.perf_counter()
-        sum(i * i for i in range(1_000_000))
-        best = min(best, time.perf_counter() - start)
-    return round(best * 1000, 1)
-
 
 def git_state() -> str:
     root = Path(__file__).resolve().parent.parent

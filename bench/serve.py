@@ -49,22 +49,28 @@ import os
 import platform
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
-from urllib.parse import urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import BenchError, bench_env, entry_point, run  # noqa: E402
+from common import (  # noqa: E402
+    BenchError,
+    BenchStore,
+    bench_env,
+    cpu_probe,
+    entry_point,
+    free_port,
+    pg_reachable,
+    run,
+)
 
 ADMIN = "bench@vendor.example"
 OWNER = "owner@bench.example"
 RESELLER = "bench"
-PG_DEFAULT = "postgresql://postgres@127.0.0.1:5432/postgres"
 HOST = "127.0.0.1"
 CASES = ("bare_get", "get", "bare_post", "post")
 LABELS = {"bare_get": "`GET /bare` (bare FastAPI)",
@@ -113,47 +119,6 @@ def bare_server(port: int, workers: int) -> None:
 
 # ---------------------------------------------------------------- stores
 
-def pg_base_url() -> str:
-    return os.environ.get("RESELLCTL_TEST_DATABASE_URL", PG_DEFAULT)
-
-
-def pg_admin(sql: str) -> None:
-    import psycopg
-
-    with psycopg.connect(pg_base_url(), autocommit=True, connect_timeout=5) as conn:
-        conn.execute(sql)
-
-
-def pg_reachable() -> str | None:
-    try:
-        pg_admin("SELECT 1")
-    except Exception as exc:  # noqa: BLE001 - any failure means: skip PostgreSQL
-        return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return None
-
-
-class BenchStore:
-    """A fresh store made by `resellctl init`: a temporary SQLite file or a PostgreSQL
-    database of its own, dropped at the end."""
-
-    def __init__(self, backend: str, tmp: Path) -> None:
-        self.backend, self.tmp = backend, tmp
-        self.database = f"resellctl_bench_serve_{os.getpid()}"
-
-    def __enter__(self) -> str:
-        if self.backend == "sqlite":
-            self.url = f"sqlite:///{self.tmp / 'bench.db'}"
-        else:
-            pg_admin(f'DROP DATABASE IF EXISTS "{self.database}" WITH (FORCE)')
-            pg_admin(f'CREATE DATABASE "{self.database}"')
-            self.url = urlsplit(pg_base_url())._replace(path=f"/{self.database}").geturl()
-        return self.url
-
-    def __exit__(self, *exc: object) -> None:
-        if self.backend == "postgresql":
-            pg_admin(f'DROP DATABASE IF EXISTS "{self.database}" WITH (FORCE)')
-
-
 def seed(exe: str, env: dict[str, str], tmp: Path, clients: int, licences: int) -> dict:
     """The store's super admin, its token, a reseller with licences and clients."""
     run([exe, "init", "--admin-email", ADMIN, "--admin-name", "Bench Admin"], env)
@@ -182,12 +147,6 @@ def client_count(exe: str, env: dict[str, str]) -> int:
 
 # ---------------------------------------------------------------- servers
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return sock.getsockname()[1]
-
-
 class Server:
     """A server subprocess (its own process group), ready when its stderr says
     `Listening on` and GET `probe` answers 200; stopped with SIGTERM."""
@@ -196,7 +155,7 @@ class Server:
                  headers: dict[str, str] | None = None) -> None:
         self.argv, self.env, self.log, self.probe = argv, env, log, probe
         self.headers = headers or {}
-        self.port = free_port()
+        self.port = free_port(HOST)
 
     def __enter__(self) -> Server:
         self.log_file = open(self.log, "wb")  # noqa: SIM115 - closed in __exit__
@@ -449,7 +408,7 @@ def python_client(port: int, case: str, seconds: float, connections: int, uid_fi
 def bench_backend(backend: str, args: argparse.Namespace, exe: str, loadgen: str) -> dict:
     with tempfile.TemporaryDirectory(prefix="resellctl-bench-serve-") as name:
         tmp = Path(name)
-        with BenchStore(backend, tmp) as url:
+        with BenchStore(backend, tmp, "serve") as url:
             env = bench_env(tmp, url)
             started = time.perf_counter()
             seeded = seed(exe, env, tmp, args.clients, args.licences)
@@ -532,17 +491,6 @@ def summarise(samples: dict[str, list[dict]]) -> dict:
 
 
 # ---------------------------------------------------------------- report
-
-def cpu_probe() -> float:
-    """Milliseconds for a fixed pure-Python loop (best of 5): how fast this CPU is now
-    (the same probe as bench/import.py)."""
-    best = float("inf")
-    for _ in range(5):
-        start = time.perf_counter()
-        sum(i * i for i in range(1_000_000))
-        best = min(best, time.perf_counter() - start)
-    return round(best * 1000, 1)
-
 
 def markdown(results: list[dict], meta: dict) -> str:
     cores = os.cpu_count() or 1
