@@ -104,12 +104,14 @@ OPERATIONS: tuple[Operation, ...] = (
         body("email", required=True), body("name"), body("super_admin", "bool",
                                                         wire="is_super_admin", default=False),
         status=201),
-    _op("user.list", "GET", "/v1/users", "users:list_users", paging="slice"),
+    _op("user.list", "GET", "/v1/users", "users:list_users", paging="slice",
+        columns=("email", "name", "is_super_admin", "created_at")),
     _op("user.show", "GET", "/v1/users/{email}", "users:show_user", path("email")),
     _op("token.create", "POST", "/v1/tokens", "api_tokens:create",
         body("name"), body("expires_in"), body("user"), status=201),
     _op("token.list", "GET", "/v1/tokens", "api_tokens:list_tokens", query("user"),
-        paging="slice"),
+        paging="slice", columns=("id", "name", "user", "created_at", "last_used_at",
+                                 "expires_at", "revoked_at", "status")),
     _op("token.revoke", "POST", "/v1/tokens/{id}/revoke", "api_tokens:revoke",
         path("token_id", wire="id")),
     # resellers
@@ -253,7 +255,9 @@ OPERATIONS: tuple[Operation, ...] = (
         body("uid", wire="client", required=True), body("reason", required=True),
         body("ttl"), status=201),
     _op("support.list", "GET", "/v1/support-sessions", "support:list_sessions",
-        query("client"), query("active", "bool", default=False), paging="slice"),
+        query("client"), query("active", "bool", default=False), paging="slice",
+        columns=("id", "client", "client_name", "reseller", "opened_by", "reason", "status",
+                 "expires_at", "redeemed_at", "ended_at", "created_at")),
     _op("support.end", "POST", "/v1/support-sessions/{id}/end", "support:end",
         path("session_id", wire="id")),
     _op("support.redeem", "POST", "/v1/support-sessions/redeem", "support:redeem",
@@ -281,6 +285,12 @@ OPERATIONS: tuple[Operation, ...] = (
 )
 
 BY_NAME = {op.name: op for op in OPERATIONS}
+
+
+def columns(name: str) -> list[str] | None:
+    """The csv columns of a list operation (what `-o csv` prints, in order)."""
+    fixed = BY_NAME[name].columns
+    return list(fixed) if fixed else None
 
 
 def service(op: Operation, name: str | None = None) -> Any:

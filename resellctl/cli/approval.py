@@ -11,6 +11,7 @@ from resellctl.cli.errors import say
 from resellctl.cli.options import Output, ResellerOpt
 from resellctl.cli.output import Col, Format, emit, is_terminal
 from resellctl.cli.state import state
+from resellctl.operations import columns
 
 app = typer.Typer(help="Attach existing clients through links their admin approves.",
                   no_args_is_help=True)
@@ -18,8 +19,6 @@ ApprovalId = Annotated[str, typer.Argument(metavar="ID", help="Approval id (apr_
 Link = Annotated[str, typer.Argument(metavar="TOKEN_OR_URL",
                                      help="The approval link, or the token at its end.")]
 AdminEmail = Annotated[str, typer.Option(help="The client admin's e-mail.")]
-COLUMNS = ["id", "client", "client_name", "reseller", "status", "expires_at", "created_by",
-           "created_at", "decided_at", "decided_by"]
 TABLE = [Col("id", "ID\nClient", "ident", lambda r: [r["id"], r["client"]]),
          Col("client_name", "Client name"), Col("reseller", kind="ident"),
          Col("status", "Status\nExpires", "ident",
@@ -75,7 +74,7 @@ def list_(
     \b
     Example: resellctl approval list --status pending
     """
-    emit(state(ctx).call("approval.list", status=status), output, columns=COLUMNS,
+    emit(state(ctx).call("approval.list", status=status), output, columns=columns("approval.list"),
          table=TABLE)
 
 

@@ -9,9 +9,9 @@ import typer
 from resellctl.cli.options import MAX_LISTED, Output, limit_option
 from resellctl.cli.output import Col, Format, Whole, changes, emit, instant
 from resellctl.cli.state import state
+from resellctl.operations import columns
 
 app = typer.Typer(help="Read the audit trail.", no_args_is_help=True)
-COLUMNS = ["id", "at", "actor", "action", "reseller", "entity_type", "entity_id", "changes"]
 
 
 @app.command("list")
@@ -36,7 +36,7 @@ def list_(
     events = state(ctx).call(
         "audit.list", since=clock.parse_date(since, "--since") if since else None,
         actor_email=actor, action=action, reseller=reseller, entity=entity, limit=limit)
-    emit(events, output, columns=COLUMNS, table=TABLE)
+    emit(events, output, columns=columns("audit.list"), table=TABLE)
 
 
 def _when(event: dict) -> list[str]:

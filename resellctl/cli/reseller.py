@@ -11,6 +11,7 @@ import typer
 from resellctl.cli.options import MAX_LISTED, IdempotencyKey, Output, SignedArguments, limit_option
 from resellctl.cli.output import Col, Format, emit
 from resellctl.cli.state import state
+from resellctl.operations import columns
 
 app = typer.Typer(help="Manage resellers (partners).", no_args_is_help=True)
 member_app = typer.Typer(help="Manage a reseller's members and their roles.",
@@ -22,9 +23,6 @@ app.add_typer(member_app, name="member")
 app.add_typer(branding_app, name="branding")
 app.add_typer(balance_app, name="balance")
 
-COLUMNS = ["slug", "name", "owner_email", "is_active", "partner_supported", "license_count",
-           "license_used", "license_available", "balance_cents", "currency", "client_count",
-           "created_at"]
 TABLE = ["slug", "name", "is_active",
          Col("licenses", "Licences\nused/total", "ident",
              lambda r: f"{r['license_used']}/{r['license_count']}"),
@@ -68,7 +66,7 @@ def list_(
     \b
     Example: resellctl reseller list --active -o csv
     """
-    emit(state(ctx).call("reseller.list", active=active), output, columns=COLUMNS,
+    emit(state(ctx).call("reseller.list", active=active), output, columns=columns("reseller.list"),
          table=TABLE)
 
 
@@ -159,7 +157,7 @@ def member_list(ctx: typer.Context, slug: Slug, output: Output = Format.table) -
     Example: resellctl reseller member list acme
     """
     emit(state(ctx).call("reseller.member.list", slug=slug), output,
-         columns=["email", "name", "role", "is_owner", "added_at"])
+         columns=columns("reseller.member.list"))
 
 
 # ---------------------------------------------------------------- branding
@@ -320,5 +318,4 @@ def balance_history(
     emit(state(ctx).call("reseller.balance.history", slug=slug,
                          since=clock.parse_date(since, "--since") if since else None,
                          limit=limit),
-         output, columns=["id", "created_at", "kind", "amount_cents", "balance_after_cents",
-                          "reference", "actor"], table=HISTORY)
+         output, columns=columns("reseller.balance.history"), table=HISTORY)

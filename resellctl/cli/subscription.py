@@ -19,6 +19,7 @@ from resellctl.cli.options import (
 )
 from resellctl.cli.output import Col, Format, Whole, emit, tiers
 from resellctl.cli.state import state
+from resellctl.operations import columns
 
 app = typer.Typer(help="Subscriptions and the price catalog.", no_args_is_help=True)
 plans_app = typer.Typer(help="The price catalog: plans and licence tiers.",
@@ -34,7 +35,7 @@ def plans_list(ctx: typer.Context, output: Output = Format.table) -> None:
     Example: resellctl subscription plans list
     """
     emit(state(ctx).call("subscription.plans.list"), output,
-         columns=["code", "name", "custom", "intervals", "prices"], table=PLANS)
+         columns=columns("subscription.plans.list"), table=PLANS)
 
 
 def _prices(plan: dict) -> list[str]:

@@ -10,12 +10,11 @@ from resellctl.cli.approval import emit_link
 from resellctl.cli.options import Output
 from resellctl.cli.output import Col, Format, emit
 from resellctl.cli.state import state
+from resellctl.operations import columns
 
 app = typer.Typer(help="Open short-lived, audited support links into client accounts.",
                   no_args_is_help=True)
 SessionId = Annotated[str, typer.Argument(metavar="ID", help="Session id (sup_...).")]
-COLUMNS = ["id", "client", "client_name", "reseller", "opened_by", "reason", "status",
-           "expires_at", "redeemed_at", "ended_at", "created_at"]
 TABLE = [Col("id", "ID\nClient", "ident", lambda r: [r["id"], r["client"]]),
          Col("opened_by", "Opened by\nStatus", "ident", lambda r: [r["opened_by"], r["status"]]),
          Col("expires_at", "Expires"), Col("reason")]
@@ -59,7 +58,7 @@ def list_(
     Example: resellctl support list --active
     """
     emit(state(ctx).call("support.list", client=client, active=active), output,
-         columns=COLUMNS, table=TABLE)
+         columns=columns("support.list"), table=TABLE)
 
 
 @app.command()

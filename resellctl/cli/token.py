@@ -10,12 +10,11 @@ from resellctl.cli.errors import say
 from resellctl.cli.options import Output
 from resellctl.cli.output import Col, Format, Whole, emit, is_terminal
 from resellctl.cli.state import state
+from resellctl.operations import columns
 
 app = typer.Typer(help="Manage API tokens for `resellctl serve`.", no_args_is_help=True)
 UserOpt = Annotated[str | None, typer.Option(
     "--user", metavar="EMAIL", help="Another user's tokens (super admin).")]
-COLUMNS = ["id", "name", "user", "created_at", "last_used_at", "expires_at", "revoked_at",
-           "status"]
 
 
 
@@ -48,7 +47,7 @@ def list_(ctx: typer.Context, user: UserOpt = None, output: Output = Format.tabl
     \b
     Example: resellctl token list -o json
     """
-    emit(state(ctx).call("token.list", user=user), output, columns=COLUMNS,
+    emit(state(ctx).call("token.list", user=user), output, columns=columns("token.list"),
          table=[Whole("id"), "name", Whole("user"), Col("created_at", "Created"),
                 Col("last_used_at", "Last used"), Col("expires_at", "Expires"), "status"])
 

@@ -9,9 +9,9 @@ import typer
 from resellctl.cli.options import Output
 from resellctl.cli.output import Col, Format, emit
 from resellctl.cli.state import state
+from resellctl.operations import columns
 
 app = typer.Typer(help="Manage the people who operate resellctl.", no_args_is_help=True)
-COLUMNS = ["email", "name", "is_super_admin", "created_at"]
 
 
 @app.command()
@@ -40,7 +40,7 @@ def list_(ctx: typer.Context, output: Output = Format.table) -> None:
     Example: resellctl user list -o csv
     """
 
-    emit(state(ctx).call("user.list"), output, columns=COLUMNS,
+    emit(state(ctx).call("user.list"), output, columns=columns("user.list"),
          table=["email", "name", Col("is_super_admin", "Super\nadmin"), "created_at"])
 
 
