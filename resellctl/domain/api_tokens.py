@@ -8,7 +8,6 @@ lower role takes effect at once.
 
 from __future__ import annotations
 
-import re
 import secrets
 import weakref
 from datetime import datetime, timedelta
@@ -17,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import bindparam, insert, or_, select, update
 
-from resellctl.domain import audit, clock, durations, tokens
+from resellctl.domain import audit, clock, durations, tokens, validate
 from resellctl.domain.access import USER, Actor, load_actor, normalise_email
 from resellctl.domain.context import Ctx
 from resellctl.domain.errors import Denied, Invalid, NotFound, Unauthenticated
@@ -26,7 +25,6 @@ from resellctl.store.engine import Store
 
 TOKEN = tables.api_token
 PREFIX = "rsl_"
-SHAPE = re.compile(r"^rsl_[A-Za-z0-9_-]{43}$")
 DEFAULT_TTL = "90d"
 MAX_TTL = timedelta(days=365)
 TOUCH_EVERY = timedelta(minutes=1)  # last_used_at: a read must not write on every request
@@ -82,8 +80,6 @@ def create(ctx: Ctx, name: str | None = None, expires_in: str | None = None,
            user: str | None = None) -> dict:
     """A new token for the actor (or, super admin, for `user`); the token is in the result
     and nowhere else."""
-    from resellctl.domain import validate
-
     name = validate.optional_text(name, "--name", 200)
     with ctx.store.write() as conn:
         actor = load_actor(conn, ctx.actor)
@@ -120,8 +116,9 @@ def revoke(ctx: Ctx, token_id: str) -> dict:
     """Revoke a token at once (its next request is a 401). Revoking twice changes nothing."""
     with ctx.store.write() as conn:
         actor = load_actor(conn, ctx.actor)
-        row = conn.execute(select(TOKEN, USER.c.email).join(USER, USER.c.id == TOKEN.c.user_id)
-                           .where(TOKEN.c.id == token_id)).first()
+        query = (select(TOKEN, USER.c.email).join(USER, USER.c.id == TOKEN.c.user_id)
+                 .where(TOKEN.c.id == token_id))
+        row = conn.execute(query).first()
         if row is None or (row.user_id != actor.id and not actor.is_super_admin):
             raise NotFound(f"token `{token_id}` not found", code="token_not_found",
                            hint="run `resellctl token list`")
@@ -130,12 +127,8 @@ def revoke(ctx: Ctx, token_id: str) -> dict:
             conn.execute(update(TOKEN).where(TOKEN.c.id == token_id).values(revoked_at=now))
             audit.record(conn, actor, "token.revoke", "api_token", token_id,
                          before={"status": _status(row, now)}, after={"status": "revoked"})
-        row = conn.execute(select(TOKEN).where(TOKEN.c.id == token_id)).one()
-        return token_dict(row, row_email(conn, row.user_id), now)
-
-
-def row_email(conn: Any, user_id: int) -> str:
-    return conn.execute(select(USER.c.email).where(USER.c.id == user_id)).scalar_one()
+            row = conn.execute(query).one()
+        return token_dict(row, row.email, now)
 
 
 # Built once, with the digest as a parameter: building the statement per request cost
@@ -157,7 +150,7 @@ def authenticate(store: Store, presented: str | None) -> str:
 def identify(store: Store, presented: str | None) -> tuple[str, str | None]:
     """`authenticate` without its write: the e-mail, and the token's id when its
     `last_used_at` is due (then `touch` it), else None. One read, never a lock wait."""
-    if not presented or not SHAPE.match(presented):
+    if not presented or not validate.api_token(presented):
         raise Unauthenticated(UNAUTHORIZED, hint="create one with `resellctl token create`")
     digest = tokens.digest(presented)
     now = clock.now()

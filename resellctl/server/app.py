@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 import inspect
-import json
 import os
 from datetime import date
 from typing import Any
@@ -327,7 +326,3 @@ def _records_handler(store: Store, op: Operation):  # noqa: ANN202
         return await streams.import_body(request, ctx, arguments)
 
     return handler
-
-
-def dumps(data: Any) -> str:
-    return json.dumps(data, ensure_ascii=False)
