@@ -161,14 +161,10 @@ def _still_pending(row: Any, now: datetime) -> None:
 
 def _by_link(conn: Connection, link: str) -> Any:
     """The approval behind a token or URL, locked (a hash lookup, never a string loop)."""
-    query = (select(*_columns()).select_from(_joined())
-             .where(APPROVAL.c.token_hash == tokens.from_link(link, WHAT)))
+    query = select(*_columns()).select_from(_joined())
     if conn.dialect.name == "postgresql":
         query = query.with_for_update(of=APPROVAL)
-    row = conn.execute(query).first()
-    if row is None:
-        raise tokens.unknown(WHAT)
-    return row
+    return tokens.find(conn, query, APPROVAL.c.token_hash, link, WHAT)
 
 
 def _decider(conn: Connection, row: Any, admin_email: str) -> str:

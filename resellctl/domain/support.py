@@ -145,13 +145,10 @@ def _audit_both(conn: Connection, actor: str, action: str, row: Any, before: dic
 def redeem(ctx: Ctx, link: str) -> dict:
     """The product's side (no actor): the session behind a link, once, within its TTL."""
     with ctx.store.write() as conn:
-        query = (select(*_columns()).select_from(_joined())
-                 .where(SESSION.c.token_hash == tokens.from_link(link, WHAT)))
+        query = select(*_columns()).select_from(_joined())
         if conn.dialect.name == "postgresql":
             query = query.with_for_update(of=SESSION)
-        row = conn.execute(query).first()
-        if row is None:
-            raise tokens.unknown(WHAT)
+        row = tokens.find(conn, query, SESSION.c.token_hash, link, WHAT)
         now = clock.now()
         status = status_of(row, now)
         if status != "active":
