@@ -229,11 +229,7 @@ def _json(response: Any) -> dict:
 
 
 def _error(response: Any) -> dict | None:
-    try:
-        body = response.json()
-    except ValueError:
-        return None
-    error = body.get("error") if isinstance(body, dict) else None
+    error = _json(response).get("error")
     return error if isinstance(error, dict) else None
 
 
