@@ -150,11 +150,7 @@ def _remote_entry(db: str | None, actor: str | None, url: str | None, token: str
     if not validate.api_token(token):
         raise Invalid("--token is not an API token (rsl_ and 43 characters)",
                       code="invalid_token", hint="copy the whole token `token create` printed")
-    if insecure_http and url.strip().startswith("http://"):
-        checked = validate.https_url("https://" + url.strip()[7:], "--url")
-        checked = "http://" + checked[8:]
-    else:
-        checked = validate.https_url(url, "--url", loopback_http=True)
+    checked = validate.https_url(url, "--url", loopback_http=True, any_http=insecure_http)
     return {"url": checked.rstrip("/"), "token": token}
 
 

@@ -58,8 +58,10 @@ def phone(value: str | None) -> str | None:
 LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
-def https_url(value: str, field: str, *, loopback_http: bool = False) -> str:
-    """An https URL (or, with loopback_http, http to this machine: `serve`'s pages)."""
+def https_url(value: str, field: str, *, loopback_http: bool = False,
+              any_http: bool = False) -> str:
+    """An https URL (or, with loopback_http, http to this machine: `serve`'s pages; with
+    any_http, http to any host: `context create --insecure-http`)."""
     from urllib.parse import urlsplit
 
     text = (value or "").strip()
@@ -68,7 +70,8 @@ def https_url(value: str, field: str, *, loopback_http: bool = False) -> str:
         host = parts.hostname
     except ValueError:
         parts, host = None, None
-    local = loopback_http and parts is not None and parts.scheme == "http" and host in LOOPBACK
+    local = (parts is not None and parts.scheme == "http"
+             and (any_http or (loopback_http and host in LOOPBACK)))
     if (not (local or (parts and parts.scheme == "https")) or not host or " " in text
             or len(text) > 2000):
         raise Invalid(f"{field} `{value}` must be an https:// URL"
