@@ -34,12 +34,14 @@ RESPONSES = {status: {"description": what, "content": ERROR_SCHEMA} for status, 
 log = logging.getLogger("resellctl.serve")
 
 
-def answer(error: ResellError) -> JSONResponse:
+def answer(error: ResellError, beside: dict | None = None) -> JSONResponse:
+    """The error's answer; `beside`: keys sent next to `error` (an import's failed rows,
+    when the request asked for them)."""
+    body = {**error_body(error), **(beside or {})}
     if isinstance(error, Unauthenticated):
-        return JSONResponse(error_body(error), status_code=401,
-                            headers={"WWW-Authenticate": "Bearer"})
+        return JSONResponse(body, status_code=401, headers={"WWW-Authenticate": "Bearer"})
     code = exit_code(error)
-    return JSONResponse(error_body(error), status_code=STATUS.get(code, 500),
+    return JSONResponse(body, status_code=STATUS.get(code, 500),
                         headers={EXIT_HEADER: str(code)})
 
 

@@ -9,7 +9,6 @@ the request body as the CLI reads a file, while it arrives.
 from __future__ import annotations
 
 import io
-import json
 import queue
 import threading
 from collections.abc import Iterator
@@ -146,15 +145,8 @@ async def import_body(request: Request, ctx: Ctx, arguments: dict) -> JSONRespon
     except ResellError as error:
         if not extra:
             raise
-        answer = errors.answer(error)  # `failed_rows=true`: the rows beside the error
-        return JSONResponse({**json.loads(answer.body), **extra},
-                            status_code=answer.status_code, headers=_headers(answer))
+        return errors.answer(error, extra)  # `failed_rows=true`: the rows beside the error
     return JSONResponse({**result, **extra})
-
-
-def _headers(response: JSONResponse) -> dict:
-    return {k: v for k, v in response.headers.items()
-            if k.lower() not in ("content-length", "content-type")}
 
 
 class _Body(io.RawIOBase):
