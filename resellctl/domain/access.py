@@ -72,14 +72,16 @@ def require_role(actor: Actor, reseller_id: int | None, minimum: str, what: str)
 
 def reseller_row(conn: Connection, actor: Actor, slug: str, *, for_update: bool = False):  # noqa: ANN201
     """A reseller the actor can see, or NotFound (exit 3) - never a leak of its existence."""
-    query = select(RESELLER).where(RESELLER.c.slug == slug)
-    if for_update and conn.dialect.name == "postgresql":
-        query = query.with_for_update()
-    row = conn.execute(query).first()
+    locked = for_update and conn.dialect.name == "postgresql"
+    row = conn.execute(_RESELLER_LOCKED if locked else _RESELLER, {"slug": slug}).first()
     if row is None or actor.role_in(row.id) is None:
         raise NotFound(f"reseller `{slug}` not found", code="reseller_not_found",
                        hint="run `resellctl reseller list`")
     return row
+
+
+_RESELLER = select(RESELLER).where(RESELLER.c.slug == bindparam("slug"))  # built once
+_RESELLER_LOCKED = _RESELLER.with_for_update()
 
 
 def visible_reseller_ids(actor: Actor) -> list[int] | None:

@@ -11,7 +11,6 @@ import re
 import secrets
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TextIO
 
@@ -78,24 +77,45 @@ TEXT_OUTPUT = ("name", "location", "owner_name", "owner_email", "owner_phone", "
                "external_id")
 
 
-@dataclass
 class Policy:
-    """What a new client of one reseller (or a direct client) may be."""
+    """What a new client of one reseller (or a direct client) may be.
 
-    reseller_id: int | None
-    partner_supported: bool
-    plans: frozenset[str]
-    now: datetime
-    trial_ends_at: datetime
+    The catalog's plan codes and the trial length are read from `conn` when first
+    asked for, unless given: a single `client create` without a plan or a trial stage
+    skips both queries (docs/performance.md, Serve)."""
+
+    def __init__(self, reseller_id: int | None, partner_supported: bool, now: datetime, *,
+                 conn: Connection | None = None, plans: frozenset[str] | None = None,
+                 trial_ends_at: datetime | None = None) -> None:
+        self.reseller_id, self.partner_supported, self.now = reseller_id, partner_supported, now
+        self._conn, self._plans, self._trial_ends_at = conn, plans, trial_ends_at
+
+    @property
+    def plans(self) -> frozenset[str]:
+        if self._plans is None:
+            self._plans = frozenset(self._conn.execute(_PLAN_CODES).scalars())
+        return self._plans
+
+    @property
+    def trial_ends_at(self) -> datetime:
+        if self._trial_ends_at is None:
+            days = int(settings.get(self._conn, "trial_days"))
+            self._trial_ends_at = self.now + timedelta(days=days)
+        return self._trial_ends_at
 
 
-def policy(conn: Connection, reseller: Any | None) -> Policy:
-    now = clock.now()
-    days = int(settings.get(conn, "trial_days"))
-    return Policy(reseller_id=reseller.id if reseller is not None else None,
-                  partner_supported=bool(reseller is not None and reseller.partner_supported),
-                  plans=frozenset(conn.execute(select(PLAN.c.code)).scalars()),
-                  now=now, trial_ends_at=now + timedelta(days=days))
+_PLAN_CODES = select(PLAN.c.code)
+
+
+def policy(conn: Connection, reseller: Any | None, *, lazy: bool = False) -> Policy:
+    """The rules for new clients under `reseller` (None: direct clients). Unless `lazy`,
+    everything is read now (an import checks rows where the connection is not at hand)."""
+    rules = Policy(reseller_id=reseller.id if reseller is not None else None,
+                   partner_supported=bool(reseller is not None and reseller.partner_supported),
+                   now=clock.now(), conn=conn)
+    if not lazy:
+        _ = rules.plans, rules.trial_ends_at
+    return rules
 
 
 _EPOCH_MS = 1_577_836_800_000  # 2020-01-01: 40 bits of milliseconds last until 2054
@@ -638,7 +658,7 @@ def create(ctx: Ctx, reseller: str | None, fields: dict, *,
     with ctx.store.write() as conn:
         actor = load_actor(conn, ctx.actor)
         parent = target_reseller(conn, actor, reseller, "create")
-        rules = policy(conn, parent)
+        rules = policy(conn, parent, lazy=True)
         values = clean_new(fields, rules)
         if if_not_exists and not values["external_id"]:
             raise UsageError("--if-not-exists needs an --external-id to look the client up by",

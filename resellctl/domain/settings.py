@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.engine import Connection
 
 from resellctl.domain import audit, clock, durations, validate
@@ -57,8 +57,11 @@ def read_all(conn: Connection) -> dict[str, str]:
     return {key: stored.get(key, default) for key, (default, _) in SETTINGS.items()}
 
 
+_VALUE = select(SETTING.c.value).where(SETTING.c.key == bindparam("key"))  # built once
+
+
 def get(conn: Connection, key: str) -> str:
-    value = conn.execute(select(SETTING.c.value).where(SETTING.c.key == key)).scalar()
+    value = conn.execute(_VALUE, {"key": key}).scalar()
     return value if value is not None else SETTINGS[key][0]
 
 
