@@ -263,7 +263,7 @@ OPERATIONS: tuple[Operation, ...] = (
     _op("support.redeem", "POST", "/v1/support-sessions/redeem", "support:redeem",
         body("link", wire="token", required=True)),
     # reports and audit
-    _op("report.dashboard", "GET", "/v1/reports/dashboard", "reports:dashboard",
+    _op("report.dashboard", "GET", "/v1/reports/dashboard", "figures:dashboard",
         query("reseller")),
     _op("report.seats", "GET", "/v1/reports/seats", "reports:seats", query("reseller"),
         query("over_only", "bool", default=False)),
@@ -271,7 +271,7 @@ OPERATIONS: tuple[Operation, ...] = (
         query("reseller"), query("upcoming", default="30d")),
     _op("report.snapshot", "POST", "/v1/reports/snapshot", "reports:snapshot",
         body("day", "date", wire="date")),
-    _op("report.activity", "GET", "/v1/reports/activity", "reports:activity",
+    _op("report.activity", "GET", "/v1/reports/activity", "figures:activity",
         query("reseller"), query("range_", wire="range", default="30d"),
         query("metric", default="used_seats"), paging="slice", columns=("date", "value")),
     _op("report.monthly", "GET", "/v1/reports/monthly", "reports:monthly",

@@ -102,13 +102,12 @@ class State:
                              hint="run it against the store with --db URL")
         if self._ctx is None:
             from resellctl.cli import output
-            from resellctl.domain import settings
             from resellctl.domain.context import Ctx
             from resellctl.store.engine import Store
 
             store = Store(self.resolved.database_url)
             self._ctx = Ctx(store=store, actor=self.resolved.actor)
-            output.use_currency(lambda: settings.currency(store))
+            output.use_currency(lambda: _currency(store))
         return self._ctx
 
     def close(self) -> None:
@@ -132,6 +131,13 @@ class State:
     def reseller(self, given: str | None) -> str | None:
         """`--reseller`, else the context's default reseller."""
         return given or self.resolved.reseller
+
+
+def _currency(store: Any) -> str:
+    """The store's currency, read when a table first shows an amount (never for JSON)."""
+    from resellctl.domain import settings
+
+    return settings.currency(store)
 
 
 def state(ctx: typer.Context) -> State:

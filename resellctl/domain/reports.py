@@ -9,41 +9,24 @@ from typing import Any
 
 from sqlalchemy import and_, case, delete, func, insert, literal, or_, select
 from sqlalchemy.engine import Connection
-from sqlalchemy.sql import operators
-from sqlalchemy.sql.expression import UnaryExpression
 
-from resellctl.domain import clock, durations, money
+from resellctl.domain import clock, durations, figures, queries
 from resellctl.domain.access import RESELLER, Actor, load_actor, reseller_row
 from resellctl.domain.context import Ctx
 from resellctl.domain.errors import Invalid
+from resellctl.domain.figures import FIGURES, METRICS, RANGES, dashboard, mrr  # noqa: F401
+from resellctl.domain.figures import activity as activity  # noqa: F401 - served from figures
 from resellctl.domain.periods import INTERVALS as MONTHS
 from resellctl.domain.periods import add_months
+from resellctl.domain.queries import twelfths
 from resellctl.operations import MONTHLY_COLUMNS
 from resellctl.store import tables
+from resellctl.store.engine import Reader
 
 CLIENT = tables.client
 SUB = tables.subscription
 SNAPSHOT = tables.usage_snapshot
 INTERVALS = tuple(MONTHS)
-FIGURES = ("total_clients", "active_clients", "trial_clients", "allocated_seats",
-           "used_seats", "license_count", "license_used", "license_available",
-           "balance_cents", "active_subscriptions", "mrr_cents", "arr_cents",
-           "renewals_due_30d_cents")
-RANGES = {"7d": 7, "30d": 30, "6m": 183, "12m": 366}
-METRICS = {"used_seats": "seats_used", "active_clients": "active_clients",
-           "mrr": "mrr_cents"}
-
-
-def twelfths(sub: Any = SUB) -> Any:
-    """A subscription's MRR × 12, exact in integers: period price × periods a year."""
-    per_year = case(*((sub.c.interval == name, 12 // months)
-                      for name, months in MONTHS.items()), else_=0)
-    return sub.c.quantity * sub.c.unit_cents * per_year
-
-
-def mrr(total_twelfths: int | None) -> int:
-    """MRR from a sum of twelfths, rounded half-even once (RULES.md)."""
-    return money.round_half_even(int(total_twelfths or 0), 12)
 
 
 def scope(conn: Connection, actor: Actor, reseller: str | None) -> list[int] | None:
@@ -59,127 +42,16 @@ def _within(column: Any, ids: list[int] | None) -> Any:
 
 
 def _unindexed(conn: Connection, column: Any) -> Any:
-    """On SQLite `+column`, the same value, which SQLite's planner cannot take from an
-    index: its documented way to keep an index out of a plan. Grouping or filtering a
-    whole channel, SQLite would otherwise walk an index and look up each row it names,
-    3-4 times slower than reading the table (docs/performance.md, "Reports").
-    PostgreSQL's planner makes that choice by itself."""
-    if conn.dialect.name != "sqlite":
-        return column
-    return UnaryExpression(column, operator=operators.custom_op("+"), type_=column.type)
+    """`+column` on SQLite (domain/queries.unindexed)."""
+    return queries.unindexed(conn.dialect.name, column)
 
 
-# ---------------------------------------------------------------- the dashboard
-
-
-def _client_figures(conn: Connection, ids: list[int] | None, by_reseller: bool) -> dict:
-    live = and_(CLIENT.c.deleted_at.is_(None), _within(CLIENT.c.reseller_id, ids))
-    serving = and_(CLIENT.c.status == "active")
-    columns = [
-        func.count().label("total_clients"),
-        func.coalesce(func.sum(case((and_(serving, CLIENT.c.stage.in_(("active", "at_risk"))),
-                                     1), else_=0)), 0).label("active_clients"),
-        func.coalesce(func.sum(case((CLIENT.c.stage == "trial", 1), else_=0)), 0)
-        .label("trial_clients"),
-        func.coalesce(func.sum(case((serving, CLIENT.c.seats_allocated), else_=0)), 0)
-        .label("allocated_seats"),
-        func.coalesce(func.sum(case((serving, CLIENT.c.seats_used), else_=0)), 0)
-        .label("used_seats")]
-    return _grouped(conn, select(*columns).where(live),
-                    _unindexed(conn, CLIENT.c.reseller_id), by_reseller)
-
-
-def _sub_figures(conn: Connection, ids: list[int] | None, by_reseller: bool,
-                 today: date) -> dict:
-    active = and_(_unindexed(conn, SUB.c.status) == "active",
-                  _within(SUB.c.reseller_id, ids))
-    next_price = (func.coalesce(SUB.c.next_quantity, SUB.c.quantity)
-                  * func.coalesce(SUB.c.next_unit_cents, SUB.c.unit_cents))
-    due = and_(SUB.c.auto_renew.is_(True), SUB.c.current_period_end <= today + timedelta(30))
-    columns = [func.count().label("active_subscriptions"),
-               func.coalesce(func.sum(twelfths()), 0).label("mrr_twelfths"),
-               func.coalesce(func.sum(case((due, next_price), else_=0)), 0)
-               .label("renewals_due_30d_cents")]
-    return _grouped(conn, select(*columns).where(active),
-                    _unindexed(conn, SUB.c.reseller_id), by_reseller)
-
-
-def _pool_figures(conn: Connection, ids: list[int] | None, by_reseller: bool) -> dict:
-    columns = [func.coalesce(func.sum(RESELLER.c.license_count), 0).label("license_count"),
-               func.coalesce(func.sum(RESELLER.c.license_used), 0).label("license_used"),
-               func.coalesce(func.sum(RESELLER.c.balance_cents), 0).label("balance_cents")]
-    return _grouped(conn, select(*columns).where(_within(RESELLER.c.id, ids)), RESELLER.c.id,
-                    by_reseller)
-
-
-def _grouped(conn: Connection, query: Any, key: Any, by_reseller: bool) -> dict:
-    """{None: figures} for the whole scope, or {reseller id: figures} per reseller."""
-    if not by_reseller:
-        return {None: dict(conn.execute(query).one()._mapping)}
-    rows = conn.execute(query.add_columns(key.label("rid")).group_by(key)).all()
-    return {row.rid: {k: v for k, v in row._mapping.items() if k != "rid"} for row in rows}
-
-
-ZERO = {"total_clients": 0, "active_clients": 0, "trial_clients": 0, "allocated_seats": 0,
-        "used_seats": 0, "active_subscriptions": 0, "mrr_twelfths": 0,
-        "renewals_due_30d_cents": 0, "license_count": 0, "license_used": 0,
-        "balance_cents": 0}
-
-
-def _figures(parts: dict) -> dict:
-    merged = {**ZERO, **{k: int(v or 0) for k, v in parts.items()}}
-    value = mrr(merged.pop("mrr_twelfths"))
-    merged.update(mrr_cents=value, arr_cents=12 * value,
-                  license_available=merged["license_count"] - merged["license_used"])
-    return {key: merged[key] for key in FIGURES}
-
-
-def dashboard(ctx: Ctx, reseller: str | None = None, *, per_reseller: bool | None = None
-              ) -> dict:
-    """CLI.md's figures for the scope; with several resellers, a row per reseller too
-    (sorted by MRR)."""
-    with ctx.store.read() as conn:
-        actor = load_actor(conn, ctx.actor)
-        ids = scope(conn, actor, reseller)
-        today = clock.today()
-        head = {"reseller": reseller, "date": today.isoformat()}
-        if per_reseller is False or (per_reseller is None and reseller):
-            return {**head, **_figures({**_client_figures(conn, ids, False)[None],
-                                        **_sub_figures(conn, ids, False, today)[None],
-                                        **_pool_figures(conn, ids, False)[None]})}
-        parts = _parts(conn, ids, today)
-        return {**head, **_figures(_total(parts)),
-                "resellers": [{k: v for k, v in row.items() if k != "reseller_id"}
-                              for row in _per_reseller(conn, ids, today, parts)]}
-
-
-def _parts(conn: Connection, ids: list[int] | None, today: date) -> list[dict]:
-    """The figures per reseller: one GROUP BY per table."""
-    return [_client_figures(conn, ids, True), _sub_figures(conn, ids, True, today),
-            _pool_figures(conn, ids, True)]
-
-
-def _total(parts: list[dict]) -> dict:
-    """The scope's figures as the sums of its groups' figures (a few hundred sums, not
-    rows), so each table is read once; MRR is still rounded once, from the summed
-    twelfths."""
-    total = dict(ZERO)
-    for part in parts:
-        for figures in part.values():
-            for key, value in figures.items():
-                total[key] += int(value or 0)
-    return total
-
-
-def _per_reseller(conn: Connection, ids: list[int] | None, today: date,
-                  parts: list[dict] | None = None) -> list[dict]:
-    parts = parts or _parts(conn, ids, today)
-    slugs = dict(conn.execute(select(RESELLER.c.id, RESELLER.c.slug)
-                              .where(_within(RESELLER.c.id, ids))).all())
-    rows = [{"reseller": slug, "reseller_id": rid,
-             **_figures({k: v for part in parts for k, v in part.get(rid, {}).items()})}
-            for rid, slug in slugs.items()]
-    return sorted(rows, key=lambda r: (-r["mrr_cents"], r["reseller"]))
+def _per_reseller(conn: Connection, actor: Actor | None, reseller_id: int | None,
+                  today: date) -> list[dict]:
+    """The dashboard's figures per reseller (domain/figures.py), inside this
+    transaction; actor None: every reseller."""
+    where = figures.Scope("all") if actor is None else figures.Scope.of(actor, reseller_id)
+    return figures.ranked(figures.channel(Reader.over(conn), where, today)[0])
 
 
 # ---------------------------------------------------------------- seats
@@ -307,7 +179,7 @@ def snapshot(ctx: Ctx, day: date | None = None) -> dict:
         require_super_admin(actor, "record snapshots")
         day = day or clock.today()
         now = clock.now()
-        rows = _per_reseller(conn, None, clock.today())
+        rows = _per_reseller(conn, None, None, clock.today())
         replaced = conn.execute(delete(SNAPSHOT).where(SNAPSHOT.c.day == day)).rowcount
         if rows:
             conn.execute(insert(SNAPSHOT), [
@@ -320,31 +192,6 @@ def snapshot(ctx: Ctx, day: date | None = None) -> dict:
                  "mrr_cents": r["mrr_cents"], "balance_cents": r["balance_cents"]}
                 for r in rows])
         return {"date": day.isoformat(), "resellers": len(rows), "replaced": replaced > 0}
-
-
-def activity(ctx: Ctx, reseller: str | None = None, range_: str = "30d",
-             metric: str = "used_seats") -> list[dict]:
-    """The metric per day over the range from the snapshots (summed over the scope);
-    a day without a snapshot has value None (a gap, not a zero)."""
-    if range_ not in RANGES:
-        raise Invalid(f"--range must be one of {', '.join(RANGES)}", code="invalid_range")
-    if metric not in METRICS:
-        raise Invalid(f"--metric must be one of {', '.join(METRICS)}", code="invalid_metric")
-    with ctx.store.read() as conn:
-        actor = load_actor(conn, ctx.actor)
-        ids = scope(conn, actor, reseller)
-        today = clock.today()
-        first = today - timedelta(days=RANGES[range_] - 1)
-        column = SNAPSHOT.c[METRICS[metric]]
-        found = dict(conn.execute(
-            select(SNAPSHOT.c.day, func.sum(column))
-            .where(SNAPSHOT.c.day >= first, SNAPSHOT.c.day <= today,
-                   _within(SNAPSHOT.c.reseller_id, ids))
-            .group_by(SNAPSHOT.c.day)).all())
-    return [{"date": (first + timedelta(days=n)).isoformat(),
-             "value": int(found[first + timedelta(days=n)])
-             if first + timedelta(days=n) in found else None}
-            for n in range(RANGES[range_])]
 
 
 # ---------------------------------------------------------------- the monthly export
@@ -376,7 +223,8 @@ def monthly(ctx: Ctx, month: str, reseller: str | None = None) -> list[dict]:
                                  .order_by(RESELLER.c.slug)).all()
         parts = [_mrr_movements(conn, ids, first - timedelta(1), after - timedelta(1)),
                  _client_counts(conn, ids, first, after), _money_in_month(conn, ids, first, after),
-                 _pools_at(conn, ids, first, after, [rid for rid, _ in resellers])]
+                 _pools_at(conn, ids, first, after, [rid for rid, _ in resellers],
+                           actor, ids[0] if reseller else None)]
     rows = []
     for rid, slug in resellers:
         merged: dict[str, Any] = {}
@@ -492,7 +340,7 @@ def _money_in_month(conn: Connection, ids: list[int] | None, first: date, after:
 
 
 def _pools_at(conn: Connection, ids: list[int] | None, first: date, after: date,
-              wanted: list[int]) -> dict:
+              wanted: list[int], actor: Actor, reseller_id: int | None) -> dict:
     """Seats and licences at the month's end: the month's last snapshot of each reseller;
     for the current month without one, today's figures (computed only when one of the
     `wanted` resellers has no snapshot)."""
@@ -506,7 +354,7 @@ def _pools_at(conn: Connection, ids: list[int] | None, first: date, after: date,
                               "license_count": r.license_count, "license_used": r.license_used}
               for r in rows}
     if first <= clock.today() < after and any(rid not in result for rid in wanted):
-        for row in _per_reseller(conn, ids, clock.today()):
+        for row in _per_reseller(conn, actor, reseller_id, clock.today()):
             result.setdefault(row["reseller_id"], {
                 "seats_allocated": row["allocated_seats"], "seats_used": row["used_seats"],
                 "license_count": row["license_count"], "license_used": row["license_used"]})

@@ -7,16 +7,19 @@ transactions start with BEGIN IMMEDIATE so that a read-check-write cannot race.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+import sys
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import date, datetime
 from pathlib import Path
-
-from sqlalchemy import create_engine, event, text
-from sqlalchemy.engine import Connection, Engine, make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError
+from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote
 
 from resellctl.domain.errors import Conflict, Invalid, ResellError, StoreUnavailable
 from resellctl.files import create_private
+
+if TYPE_CHECKING:  # SQLAlchemy is imported when an engine is made, not with this module
+    from sqlalchemy.engine import Connection, Engine
 
 # Alembic's head for this version of the package; tests check it against the scripts,
 # so that a store command never has to import alembic.
@@ -84,13 +87,12 @@ def driver_url(url: str) -> str:
 
 def sqlite_path(url: str) -> Path | None:
     """The file behind a sqlite URL, or None for memory / other backends."""
-    scheme, slashes, _ = url.partition(":///")
+    scheme, slashes, rest = url.partition(":///")
     if scheme not in SQLITE_SCHEMES or not slashes:
         return None
-    try:
-        raw = make_url(url).database  # decoded as SQLite will get it: %20 is a space
-    except (ArgumentError, ValueError):
-        return None
+    # What SQLAlchemy's make_url reads as the database (tests check the two agree),
+    # without importing SQLAlchemy: up to the query, decoded (%20 is a space).
+    raw = unquote(rest.partition("?")[0])
     if not raw or raw == ":memory:":
         return None
     return Path(raw)
@@ -114,23 +116,29 @@ def _unicode_lower(value: object) -> object:
     return value.lower() if isinstance(value, str) else value
 
 
+def _set_up_sqlite(dbapi_connection: Any) -> None:
+    """Every SQLite connection's settings (an engine's, and a prepared reader's)."""
+    # We, not pysqlite, emit BEGIN, so that a write can choose IMMEDIATE.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    # A new store gets 8 KiB pages (bulk inserts measured ~15% cheaper than with
+    # 4 KiB); an existing store keeps its page size (the pragma is then a no-op).
+    cursor.execute(f"PRAGMA page_size = {SQLITE_PAGE_SIZE}")
+    cursor.execute("PRAGMA journal_mode = WAL")
+    cursor.execute("PRAGMA synchronous = NORMAL")
+    cursor.execute("PRAGMA foreign_keys = ON")
+    cursor.close()
+    # SQLite's own lower() folds A-Z only; searches fold case like PostgreSQL's.
+    dbapi_connection.create_function(UNICODE_LOWER, 1, _unicode_lower, deterministic=True)
+
+
 def _configure_sqlite(engine: Engine) -> None:
+    from sqlalchemy import event
+
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection, _record):  # noqa: ANN001
-        # Let SQLAlchemy, not pysqlite, emit BEGIN, so we can choose IMMEDIATE.
-        dbapi_connection.isolation_level = None
-        cursor = dbapi_connection.cursor()
-        cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        # A new store gets 8 KiB pages (bulk inserts measured ~15% cheaper than with
-        # 4 KiB); an existing store keeps its page size (the pragma is then a no-op).
-        cursor.execute(f"PRAGMA page_size = {SQLITE_PAGE_SIZE}")
-        cursor.execute("PRAGMA journal_mode = WAL")
-        cursor.execute("PRAGMA synchronous = NORMAL")
-        cursor.execute("PRAGMA foreign_keys = ON")
-        cursor.close()
-        # SQLite's own lower() folds A-Z only; searches fold case like PostgreSQL's.
-        dbapi_connection.create_function(UNICODE_LOWER, 1, _unicode_lower,
-                                         deterministic=True)
+        _set_up_sqlite(dbapi_connection)
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
@@ -141,6 +149,9 @@ def _configure_sqlite(engine: Engine) -> None:
 
 
 def make_engine(url: str) -> Engine:
+    from sqlalchemy import create_engine
+    from sqlalchemy.exc import ArgumentError
+
     given, url = url, driver_url(url)
     try:
         if backend(url) == "sqlite":
@@ -152,8 +163,12 @@ def make_engine(url: str) -> Engine:
         _check_conninfo(engine)
         return engine
     except (ArgumentError, ValueError) as exc:  # a mistyped URL is bad input, not a bug
-        raise Invalid(f"store URL `{printable(redact(given))}` is not valid: {_first_line(exc)}",
-                      code="invalid_database_url", hint=f"use {URL_FORMS}") from exc
+        raise _invalid_url(given, exc) from exc
+
+
+def _invalid_url(url: str, error: BaseException) -> Invalid:
+    return Invalid(f"store URL `{printable(redact(url))}` is not valid: {_first_line(error)}",
+                   code="invalid_database_url", hint=f"use {URL_FORMS}")
 
 
 def _check_conninfo(engine: Engine) -> None:
@@ -231,6 +246,9 @@ class Store:
         current = current_revision(conn)
         if conn.in_transaction():
             conn.rollback()
+        self._check_revision(current)
+
+    def _check_revision(self, current: str | None) -> None:
         if current is None:
             raise StoreUnavailable(f"the store at {redact(self.url)} is not initialised",
                                    hint="run `resellctl init --admin-email EMAIL` "
@@ -242,13 +260,106 @@ class Store:
                 hint="run `resellctl db upgrade` (or upgrade resellctl if the store is newer)")
         self._schema_checked = True
 
+    @contextmanager
+    def reader(self) -> Iterator[Reader]:
+        """A read transaction for prepared SQL (domain/prepared.py) on the driver's own
+        connection: the engine's pooled one when this Store has an engine (a server
+        worker), else a new one, so that a command that only reads prepared SQL never
+        imports SQLAlchemy (docs/performance.md, Reports)."""
+        with translate_errors(self.url):
+            dbapi = (self._engine.raw_connection() if self._engine is not None
+                     else self._connect())
+            try:
+                reader = Reader(self.dialect, dbapi)
+                if not self._schema_checked:
+                    self._check_revision(reader.revision())
+                if self.dialect == "sqlite":
+                    reader.execute("BEGIN")
+                yield reader
+            finally:
+                dbapi.rollback()  # a read: nothing to keep, and the transaction ends
+                dbapi.close()
+
+    def _connect(self) -> Any:
+        """A new driver connection, set up as the engine sets up its own."""
+        if self.dialect == "sqlite":
+            import sqlite3
+
+            path = sqlite_path(self.url)
+            if not path.exists():
+                raise StoreUnavailable(f"no store at {path}",
+                                       hint="run `resellctl init --admin-email EMAIL`")
+            dbapi = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000)
+            _set_up_sqlite(dbapi)
+            return dbapi
+        import psycopg
+
+        _quiet_driver_warnings()
+        conninfo = "postgresql://" + self.url.partition("://")[2]
+        try:
+            return psycopg.connect(conninfo, connect_timeout=5)
+        except psycopg.ProgrammingError as exc:  # libpq could not parse the URL
+            raise _invalid_url(self.url, exc) from exc
+
     def dispose(self) -> None:
         if self._engine is not None:
             self._engine.dispose()
 
 
+class Reader:
+    """A driver connection that runs prepared SQL: statements compiled ahead for each
+    store (domain/queries.py writes them into domain/prepared.py) with named
+    parameters, rows back as tuples, as the driver gives them."""
+
+    def __init__(self, dialect: str, dbapi: Any, *, run: Any = None) -> None:
+        self.dialect, self._dbapi, self._run = dialect, dbapi, run
+
+    @classmethod
+    def over(cls, conn: Connection) -> Reader:
+        """The same, inside a SQLAlchemy connection's transaction (a write that needs
+        the prepared figures, such as `report snapshot`)."""
+        return cls(conn.dialect.name, None,
+                   run=lambda sql, params: conn.exec_driver_sql(sql, params).all())
+
+    def rows(self, statement: dict[str, Any], **params: Any) -> list[Sequence[Any]]:
+        """Run a prepared statement (its SQL and constants per store) with `params`."""
+        sql, constants = statement[self.dialect]
+        return self.execute(sql, {**constants, **self._adapted(params)})
+
+    def execute(self, sql: str, params: dict[str, Any] | None = None) -> list[Sequence[Any]]:
+        if self._run is not None:
+            return self._run(sql, params or {})
+        cursor = self._dbapi.cursor()
+        try:
+            cursor.execute(sql, params or {})
+            return cursor.fetchall() if cursor.description else []
+        finally:
+            cursor.close()
+
+    def revision(self) -> str | None:
+        """The schema's Alembic revision, None when the store has none."""
+        try:
+            rows = self.execute("SELECT version_num FROM alembic_version")
+        except Exception as exc:
+            if "alembic_version" not in str(exc) or type(exc).__name__ not in (
+                    "OperationalError", "UndefinedTable"):
+                raise
+            self._dbapi.rollback()
+            return None
+        return rows[0][0] if rows else None
+
+    def _adapted(self, params: dict[str, Any]) -> dict[str, Any]:
+        """Values as the store holds them: SQLite keeps dates as ISO text (SQLAlchemy's
+        Date type there); PostgreSQL's driver adapts them itself."""
+        if self.dialect != "sqlite":
+            return params
+        if any(isinstance(v, datetime) for v in params.values()):
+            raise TypeError("prepared SQL takes dates, not instants, on SQLite")
+        return {k: v.isoformat() if isinstance(v, date) else v for k, v in params.items()}
+
+
 def current_revision(conn: Connection) -> str | None:
-    from sqlalchemy import inspect
+    from sqlalchemy import inspect, text
 
     if not inspect(conn).has_table("alembic_version"):
         return None
@@ -260,12 +371,13 @@ def translate_errors(url: str) -> Iterator[None]:
     """Turn driver errors into domain errors, never leaking a password."""
     try:
         yield
-    except DBAPIError as exc:
-        error = _domain_error(exc.orig, url)
-        if error is None:
-            raise
-        raise error from exc
     except Exception as exc:
+        sqlalchemy_errors = sys.modules.get("sqlalchemy.exc")  # loaded with any engine
+        if sqlalchemy_errors and isinstance(exc, sqlalchemy_errors.DBAPIError):
+            error = _domain_error(exc.orig, url)
+            if error is None:
+                raise
+            raise error from exc
         # A driver's own error, from code that talks to the raw connection (COPY).
         error = (_domain_error(exc, url)
                  if type(exc).__module__.startswith(("psycopg", "sqlite3")) else None)
