@@ -297,8 +297,9 @@ def _cells(dialect: str) -> list:
     period = cast(SUB.c.quantity, BigInteger) * SUB.c.unit_cents
     months = case(*((SUB.c.interval == name, n) for name, n in MONTHS.items()), else_=1)
     whole, twice = period // months, 2 * (period % months)
-    mrr = whole + case((or_(twice > months, and_(twice == months, whole % 2 == 1)), 1),
-                       else_=0)
+    mrr = case((SUB.c.interval == "monthly", period),  # the usual case, without the rest
+               else_=whole + case((or_(twice > months, and_(twice == months, whole % 2 == 1)),
+                                   1), else_=0))
     cells = {"id": SUB.c.id, "client": CLIENT.c.uid, "client_name": CLIENT.c.name,
              "owner_email": CLIENT.c.owner_email, "reseller": RESELLER.c.slug,
              "plan": SUB.c.plan_code, "plan_name": SUB.c.plan_name,

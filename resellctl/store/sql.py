@@ -17,7 +17,12 @@ def iso_instant(column: Any, dialect: str) -> Any:
     if dialect == "postgresql":
         return func.to_char(func.timezone("UTC", column),
                             literal_column("'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'"))
-    return func.strftime("%Y-%m-%dT%H:%M:%SZ", type_coerce(column, String))
+    # SQLite keeps instants as SQLAlchemy writes them, UTC `2027-01-31 09:30:00.000000`:
+    # the date, T, the time to the second, Z. What strftime('%Y-%m-%dT%H:%M:%SZ') gives,
+    # without parsing and formatting each one (0.7 against 0.35 µs, docs/performance.md)
+    text = type_coerce(column, String)
+    return (func.substr(text, 1, 10) + literal_column("'T'", String)
+            + func.substr(text, 12, 8) + literal_column("'Z'", String))
 
 
 def iso_date(column: Any, dialect: str) -> Any:
