@@ -475,6 +475,17 @@ def test_the_csv_export_is_what_the_generic_csv_writer_makes_of_the_list(run) ->
     try:
         emit(subscriptions.iter_subscriptions(Ctx(store, "admin@vendor.example")), "csv",
              columns=list(subscriptions.OUTPUT), out=expected)
+        # a whole scope runs on prepared SQL (domain/subscription_csv.py): the same text
+        # as the SQLAlchemy export, for the channel, one reseller and a member's
+        for actor, scope in [("admin@vendor.example", None), ("admin@vendor.example", "acme"),
+                             (ANA, None)]:
+            through_sqlalchemy = io.StringIO()
+            subscriptions.export_csv(Ctx(store, actor), through_sqlalchemy, reseller=scope)
+            prepared = run("subscription", "list", "-o", "csv", *(("-r", scope) if scope
+                                                                   else ()), actor=actor)
+            assert prepared.stdout == through_sqlalchemy.getvalue(), (actor, scope)
+            assert len(prepared.stdout.splitlines()) == 1 + len(made) - (3 if scope or actor
+                                                                        == ANA else 0)
     finally:
         store.dispose()
     assert exported.stdout == expected.getvalue()

@@ -263,6 +263,11 @@ def list_(
     filters = {"client": client, "reseller": current.reseller(reseller), "status": status,
                "renewing_within": renewing_within, "limit": limit, "offset": offset}
     if output == Format.csv and not current.remote:  # formatted by the database
+        if not (client or status or renewing_within or limit is not None or offset):
+            from resellctl.domain import subscription_csv  # a whole scope: no SQLAlchemy
+
+            subscription_csv.export_csv(current.ctx(), sys.stdout, filters["reseller"])
+            return
         _subscriptions().export_csv(current.ctx(), sys.stdout, **filters)
         return
     if output in (Format.csv, Format.ndjson):  # the server's bytes, streamed through

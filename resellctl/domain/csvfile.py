@@ -102,6 +102,20 @@ def write_query(conn: Any, query: Any, out: TextIO) -> None:
     write_rows_beside(rows, out)
 
 
+def write_sql(dialect: str, driver: Any, sql: str, params: dict[str, Any], out: TextIO) -> None:
+    """write_query for SQL compiled ahead (domain/prepared.py) on a driver connection:
+    the same output, without SQLAlchemy."""
+    from resellctl.store import copyout
+
+    if dialect == "postgresql":
+        copyout.copy_csv(driver, sql, params, out)
+        return
+    cursor = driver.cursor()
+    cursor.execute(sql, params)  # an error leaves `out` empty
+    out.write(",".join(column[0] for column in cursor.description) + "\n")
+    write_rows_beside(copyout.fetched(cursor), out)
+
+
 def _file_descriptor(out: TextIO) -> int | None:
     try:
         return out.fileno()

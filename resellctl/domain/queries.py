@@ -23,6 +23,7 @@ from sqlalchemy import Date, Integer, String, and_, bindparam, case, func, or_, 
 from sqlalchemy.sql import operators
 from sqlalchemy.sql.expression import UnaryExpression
 
+from resellctl.domain import subscriptions as subscription_list
 from resellctl.domain.access import ACTOR_QUERY, MEMBERSHIP, RESELLER
 from resellctl.domain.periods import INTERVALS as MONTHS
 from resellctl.store import tables
@@ -116,6 +117,13 @@ def activity(metric: str) -> Callable[[str, str], Any]:
     return build
 
 
+def subscription_csv(dialect: str, scope: str) -> Any:
+    """`subscription list -o csv` of a whole scope (domain/subscription_csv.py): the
+    cells, joins and order of domain/subscriptions.export_csv."""
+    return subscription_list.csv_query(dialect, *(() if scope == "all" else
+                                                  (within(SUB.c.reseller_id, scope),)))
+
+
 def _count(condition: Any, label: str) -> Any:
     return func.coalesce(func.sum(case((condition, 1), else_=0)), 0).label(label)
 
@@ -128,6 +136,7 @@ RESELLER_BY_SLUG = select(RESELLER.c.id).where(RESELLER.c.slug == bindparam("slu
                                                                             type_=String))
 SCOPED: dict[str, Callable[[str, str], Any]] = {
     "clients": clients, "subscriptions": subscriptions, "pools": pools,
+    "subscription_csv": subscription_csv,
     **{f"activity_{metric}": activity(metric) for metric in METRICS}}
 
 

@@ -268,8 +268,7 @@ def _listing(conn: Connection, ctx: Ctx, *, client: str | None = None,
     if window is not None:
         until = clock.today() + timedelta(days=window.days)
         query = query.where(SUB.c.status == "active", SUB.c.current_period_end <= until)
-    query = query.order_by(SUB.c.current_period_end.is_(None), SUB.c.current_period_end,
-                           SUB.c.id)
+    query = query.order_by(*LIST_ORDER)
     if offset:
         query = query.offset(offset)
     return query if limit is None else query.limit(limit)
@@ -285,10 +284,22 @@ def iter_subscriptions(ctx: Ctx, **filters: Any) -> Iterator[dict]:
 
 def export_csv(ctx: Ctx, out: TextIO, **filters: Any) -> None:
     """The list as `-o csv` writes it (OUTPUT's columns, cells made spreadsheet-safe,
-    true/false, empty for none), formatted by the database (csvfile.write_query)."""
+    true/false, empty for none), formatted by the database (csvfile.write_query). A
+    whole scope's list, unfiltered, also runs as prepared SQL without SQLAlchemy
+    (domain/subscription_csv.py: csv_query's statements)."""
     with ctx.store.read() as conn:
         query = _listing(conn, ctx, **filters)
         csvfile.write_query(conn, query.with_only_columns(*_cells(conn.dialect.name)), out)
+
+
+LIST_ORDER = (SUB.c.current_period_end.is_(None), SUB.c.current_period_end, SUB.c.id)
+
+
+def csv_query(dialect: str, *where: Any) -> Any:
+    """export_csv's query with `where` instead of its filters (domain/queries.py makes
+    the prepared statements of domain/subscription_csv.py from it)."""
+    return (select(*_cells(dialect)).select_from(_joined()).where(*where)
+            .order_by(*LIST_ORDER))
 
 
 def _cells(dialect: str) -> list:

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
-import functools
-import itertools
 from collections.abc import Iterator
 from typing import Any, TextIO
 
 from sqlalchemy import String, case, func, literal_column, null, type_coerce
 from sqlalchemy.engine import Connection
+
+from resellctl.store import copyout
 
 
 def iso_instant(column: Any, dialect: str) -> Any:
@@ -33,8 +32,11 @@ def iso_date(column: Any, dialect: str) -> Any:
 
 
 def spreadsheet_safe(column: Any, formula_start: tuple[str, ...]) -> Any:
-    """A text column with a leading quote added where a spreadsheet would see a formula."""
-    return case((func.substr(column, 1, 1).in_(formula_start),
+    """A text column with a leading quote added where a spreadsheet would see a formula
+    (the characters written into the SQL: a prepared statement holds no IN list of
+    parameters, domain/queries.py)."""
+    starts = ", ".join("'" + start.replace("'", "''") + "'" for start in formula_start)
+    return case((func.substr(column, 1, 1).op("IN")(literal_column(f"({starts})")),
                  literal_column("''''", String) + column), else_=column)
 
 
@@ -44,101 +46,15 @@ def true_false(column: Any) -> Any:
 
 
 def copy_csv(conn: Connection, query: Any, out: TextIO) -> None:
-    """PostgreSQL formats the rows: COPY (query) TO STDOUT as CSV with a header.
-
-    COPY takes no parameters, so psycopg binds them into the text client-side
-    (ClientCursor.mogrify quotes and escapes each value). The rows are read with
-    libpq's get_copy_data, one C call per row, and written in chunks. Waiting for
-    the server happens here, in select(), not inside libpq: Ctrl-C is seen at
-    once, even while the server waits on a lock, and the COPY is cancelled."""
-    import psycopg
-    from psycopg import pq
-
-    raw = conn.connection.dbapi_connection
+    """PostgreSQL formats the rows: COPY (query) TO STDOUT as CSV with a header
+    (store/copyout.copy_csv; COPY takes no parameters: psycopg binds them into the
+    text client-side, ClientCursor.mogrify quoting and escaping each value)."""
     compiled = query.compile(dialect=conn.dialect,
                              compile_kwargs={"render_postcompile": True})
-    sql = psycopg.ClientCursor(raw).mogrify(str(compiled), compiled.params)
-    pgconn, encoding = raw.pgconn, raw.info.encoding
-    try:
-        pgconn.send_query(f"COPY ({sql}) TO STDOUT (FORMAT csv, HEADER)".encode(encoding))
-        while pgconn.flush():
-            _wait(pgconn, write=True)
-        _expect(pgconn, _result(pgconn), pq.ExecStatus.COPY_OUT, encoding)
-        _copy_out(pgconn, encoding, out)
-    except BaseException:
-        _abandon(raw)  # a database error, a closed pipe, Ctrl-C...: stop the COPY
-        raise
-    while (result := _result(pgconn)) is not None:
-        _expect(pgconn, result, pq.ExecStatus.COMMAND_OK, encoding)
-
-
-def _wait(pgconn: Any, *, write: bool = False) -> None:
-    """Until the server's socket is ready; a signal (Ctrl-C) interrupts the wait."""
-    import select
-
-    socket = pgconn.socket
-    select.select([] if write else [socket], [socket] if write else [], [])
-    if not write:
-        pgconn.consume_input()
-
-
-def _result(pgconn: Any) -> Any:
-    """The next result (None after the last), waited for in select()."""
-    pgconn.consume_input()
-    while pgconn.is_busy():
-        _wait(pgconn)
-    return pgconn.get_result()
-
-
-def _copy_out(pgconn: Any, encoding: str, out: TextIO) -> None:
-    get, chunk = pgconn.get_copy_data, []
-    while True:
-        size, data = get(1)  # without waiting: 0 means libpq has no whole row yet
-        if size > 0:
-            chunk.append(data)
-            if len(chunk) == COPY_CHUNK:
-                out.write(b"".join(chunk).decode(encoding))
-                chunk.clear()
-        elif size == 0:
-            _wait(pgconn)
-        else:
-            break
-    out.write(b"".join(chunk).decode(encoding))
-
-
-def _abandon(raw: Any) -> None:
-    """Cancel a COPY TO in progress and read it to its end, so that the connection can
-    roll back (and go back to the pool) instead of staying busy."""
-    with contextlib.suppress(Exception):
-        raw.cancel_safe() if hasattr(raw, "cancel_safe") else raw.cancel()
-    pgconn = raw.pgconn
-    with contextlib.suppress(Exception):  # raises once the COPY is over: nothing to drain
-        while pgconn.get_copy_data(0)[0] >= 0:
-            pass
-    with contextlib.suppress(Exception):
-        while pgconn.get_result() is not None:
-            pass
-
-
-COPY_CHUNK = 2000
-
-
-def _expect(pgconn: Any, result: Any, status: Any, encoding: str) -> None:
-    """Raise the server's error (a psycopg error with its SQLSTATE, which the store
-    translates like any other) unless the result has the expected status."""
-    import psycopg
-
-    if result.status == status:
-        return
-    while pgconn.get_result() is not None:
-        pass  # drain, so that the connection can roll back
-    if result.status == psycopg.pq.ExecStatus.FATAL_ERROR:
-        raise psycopg.errors.error_from_result(result, encoding=encoding)
-    raise psycopg.DatabaseError(f"COPY failed ({result.status.name})")
+    copyout.copy_csv(conn.connection.dbapi_connection, str(compiled), compiled.params, out)
 
 
 def raw_rows(conn: Connection, query: Any, size: int = 2000) -> Iterator[tuple]:
     """The query's rows straight from the DB-API cursor, without SQLAlchemy's per-row
     processing (for queries whose columns need none: text, integers, NULL)."""
-    cursor = conn.execute(query).cursor
-    return itertools.chain.from_iterable(iter(functools.partial(cursor.fetchmany, size), []))
+    return copyout.fetched(conn.execute(query).cursor, size)
