@@ -50,11 +50,14 @@ def record_many(conn: Connection, actor: Actor | str, action: str, entity_type: 
         return
     at, email = clock.now(), actor if isinstance(actor, str) else actor.email
     shared = {k: _plain(v) for k, v in (extra or {}).items()}
-    conn.execute(insert(AUDIT), [
-        {"at": at, "actor_email": email, "action": action, "reseller_id": reseller_id,
-         "entity_type": entity_type, "entity_id": str(entity_id),
-         "changes": {**diff(before, after), **shared}}
-        for entity_id, before, after in events])
+    rows = [{"at": at, "actor_email": email, "action": action, "reseller_id": reseller_id,
+             "entity_type": entity_type, "entity_id": str(entity_id),
+             "changes": {**diff(before, after), **shared}}
+            for entity_id, before, after in events]
+    conn.execute(_INSERT, rows[0] if len(rows) == 1 else rows)  # one: no executemany
+
+
+_INSERT = insert(AUDIT)
 
 
 def list_events(ctx: Ctx, *, since: date | None = None, actor_email: str | None = None,

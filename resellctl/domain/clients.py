@@ -672,9 +672,10 @@ def create(ctx: Ctx, reseller: str | None, fields: dict, *,
                 raise Conflict(f"a client with external id `{values['external_id']}` "
                                f"already exists ({existing.uid})", code="client_exists",
                                hint="pass --if-not-exists to get the existing client")
-        client_id = conn.execute(insert(CLIENT).values(
-            uid=new_uid(), reseller_id=rules.reseller_id, status="active", seats_used=0,
-            created_at=rules.now, updated_at=rules.now, **values)).inserted_primary_key[0]
+        client_id = conn.execute(_INSERT, {
+            "uid": new_uid(), "reseller_id": rules.reseller_id, "status": "active",
+            "seats_used": 0, "created_at": rules.now, "updated_at": rules.now,
+            **values}).inserted_primary_key[0]
         result = _read(conn, client_id)
         audit.record(conn, actor, "client.create", "client", result["uid"],
                      reseller_id=rules.reseller_id, after=_auditable(result))
@@ -684,6 +685,11 @@ def create(ctx: Ctx, reseller: str | None, fields: dict, *,
             # be (no pool is oversold: a refusal rolls the client and its event back).
             licenses.take(conn, parent.id)
         return {**result, "created": True}
+
+
+# Built once: the values come as parameters (building `.values(...)` and its cache key
+# on every call cost about a tenth of a create's CPU; docs/performance.md, Serve).
+_INSERT = insert(CLIENT)
 
 
 def _auditable(data: dict) -> dict:
