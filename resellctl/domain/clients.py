@@ -581,7 +581,7 @@ def iter_client_rows(ctx: Ctx, **filters: Any) -> Iterator[tuple]:
     Filters: reseller, stages, status, search, include_deleted, sort, limit, offset.
     The transaction stays open while the rows are consumed.
     """
-    with ctx.store.read() as conn:
+    with ctx.store.read(stream=True) as conn:
         query = _portfolio(conn, ctx, dict(filters))
         for row in conn.execution_options(yield_per=2000).execute(query):
             yield tuple(row)

@@ -226,14 +226,22 @@ class Store:
             yield conn
 
     @contextmanager
-    def read(self) -> Iterator[Connection]:
-        with self._transaction(write=False) as conn:
+    def read(self, *, stream: bool = False) -> Iterator[Connection]:
+        """A read. On SQLite one transaction (one snapshot for all its statements). On
+        PostgreSQL each statement on its own (autocommit): at READ COMMITTED a
+        transaction gives each statement its own snapshot anyway, and its BEGIN and
+        COMMIT were two of a point read's four round trips (docs/performance.md,
+        Serve). `stream=True` keeps the transaction, which a server-side cursor
+        (`yield_per`) needs."""
+        with self._transaction(write=False, autocommit=not stream) as conn:
             yield conn
 
     @contextmanager
-    def _transaction(self, *, write: bool) -> Iterator[Connection]:
+    def _transaction(self, *, write: bool, autocommit: bool = False) -> Iterator[Connection]:
         with translate_errors(self.url):
             conn = self.engine.connect().execution_options(write=write)
+            if autocommit and self.dialect == "postgresql":
+                conn = conn.execution_options(isolation_level="AUTOCOMMIT")
             try:
                 if not self._schema_checked:
                     self._check_schema(conn)
