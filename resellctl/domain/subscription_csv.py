@@ -22,5 +22,4 @@ def export_csv(ctx: Ctx, out: TextIO, reseller: str | None = None) -> None:
         actor = figures.load_actor(db, ctx.actor)
         scope = figures.scope(db, actor, reseller)
         sql, constants = SQL[f"subscription_csv_{scope.kind}"][db.dialect]
-        driver = db._dbapi  # noqa: SLF001 - the Reader's driver connection, to stream
-        csvfile.write_sql(db.dialect, driver, sql, {**constants, **scope.params}, out)
+        csvfile.write_sql(db.dialect, db.driver, sql, {**constants, **scope.params}, out)

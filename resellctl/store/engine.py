@@ -329,6 +329,11 @@ class Reader:
         return cls(conn.dialect.name, None,
                    run=lambda sql, params: conn.exec_driver_sql(sql, params).all())
 
+    @property
+    def driver(self) -> Any:
+        """The driver's connection, for what streams (COPY, a cursor read in batches)."""
+        return self._dbapi
+
     def rows(self, statement: dict[str, Any], **params: Any) -> list[Sequence[Any]]:
         """Run a prepared statement (its SQL and constants per store) with `params`."""
         sql, constants = statement[self.dialect]
