@@ -201,3 +201,33 @@ def test_sqlite_path_reads_a_url_as_sqlalchemy_does(name: str, scheme: str,
         assert got is None
     else:
         assert got == Path(expected)
+
+
+def test_a_lost_connection_never_stays_checked_out_of_the_pool(store_url: str) -> None:
+    """A server's reader whose PostgreSQL backend goes away mid-read reports the store
+    error (exit 75), and its pooled connection is not kept out of the pool nor handed out
+    again: the next read works."""
+    if not store_url.startswith("postgresql"):
+        pytest.skip("PostgreSQL-only: a backend to terminate")
+    import psycopg
+    from conftest import pg_base_url
+
+    from resellctl.domain.errors import StoreUnavailable
+    from resellctl.store.engine import Store
+
+    store = Store(store_url)
+    try:
+        with store.read() as conn:  # the engine exists, as in a serve worker
+            conn.exec_driver_sql("SELECT 1")
+        for _ in range(3):
+            with pytest.raises(StoreUnavailable) as caught, store.reader() as db:
+                pid = db.execute("SELECT pg_backend_pid()")[0][0]
+                with psycopg.connect(pg_base_url(), autocommit=True) as admin:
+                    admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+                db.execute("SELECT 1")
+            assert caught.value.code == "store_unavailable"  # exit 75
+            assert store.engine.pool.checkedout() == 0
+        with store.reader() as db:
+            assert db.execute("SELECT 1") == [(1,)]
+    finally:
+        store.dispose()

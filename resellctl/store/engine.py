@@ -284,9 +284,10 @@ class Store:
                 if self.dialect == "sqlite":
                     reader.execute("BEGIN")
                 yield reader
-            finally:
-                dbapi.rollback()  # a read: nothing to keep, and the transaction ends
-                dbapi.close()
+            except BaseException:
+                _release(dbapi, quiet=True)  # the body's error is the one to report
+                raise
+            _release(dbapi, quiet=False)
 
     def _connect(self) -> Any:
         """A new driver connection, set up as the engine sets up its own."""
@@ -312,6 +313,23 @@ class Store:
     def dispose(self) -> None:
         if self._engine is not None:
             self._engine.dispose()
+
+
+def _release(dbapi: Any, *, quiet: bool) -> None:
+    """End a read on a driver connection and let the connection go. A connection that
+    cannot even roll back (the server went away) is invalidated when it is a pooled one,
+    so that it is never handed out again, and closed (back to the pool, or shut) in every
+    case; its error is raised unless `quiet`."""
+    try:
+        dbapi.rollback()  # a read: nothing to keep, and the transaction ends
+    except Exception:
+        invalidate = getattr(dbapi, "invalidate", None)  # SQLAlchemy's pooled connection
+        if invalidate is not None:
+            invalidate()
+        if not quiet:
+            raise
+    finally:
+        dbapi.close()
 
 
 class Reader:
