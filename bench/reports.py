@@ -576,18 +576,18 @@ def check(name: str, sample: Sample, today: date, resellers: int,
 
 
 def in_process(url: str, today: date) -> tuple[float, float]:
-    """In the bench's own process: the dashboard's domain call on a fresh Store (engine,
-    connection, schema check, SQLAlchemy compiling the statements, the queries: a
-    command's work after its imports), then the plain SQL on a fresh DB-API connection.
+    """In the bench's own process: the dashboard's domain call on a fresh Store (a driver
+    connection, the schema check, the prepared statements: a command's work after its
+    imports), then the plain SQL on a fresh DB-API connection.
     Returns both in seconds."""
-    from resellctl.domain import reports
+    from resellctl.domain import figures
     from resellctl.domain.context import Ctx
     from resellctl.store.engine import Store
 
     start = time.perf_counter()
     store = Store(url)
     try:
-        reports.dashboard(Ctx(store, ADMIN))
+        figures.dashboard(Ctx(store, ADMIN))
     finally:
         store.dispose()
     domain = time.perf_counter() - start

@@ -14,8 +14,7 @@ from resellctl.domain import clock, durations, figures, queries
 from resellctl.domain.access import RESELLER, Actor, load_actor, reseller_row
 from resellctl.domain.context import Ctx
 from resellctl.domain.errors import Invalid
-from resellctl.domain.figures import FIGURES, METRICS, RANGES, dashboard, mrr  # noqa: F401
-from resellctl.domain.figures import activity as activity  # noqa: F401 - served from figures
+from resellctl.domain.figures import mrr
 from resellctl.domain.periods import INTERVALS as MONTHS
 from resellctl.domain.periods import add_months
 from resellctl.domain.queries import twelfths
