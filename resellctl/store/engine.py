@@ -210,14 +210,20 @@ class Store:
     @property
     def engine(self) -> Engine:
         if self._engine is None:
-            path = sqlite_path(self.url)
-            if path is not None and not path.exists():
-                if not self._may_create:
-                    raise StoreUnavailable(f"no store at {path}",
-                                           hint="run `resellctl init --admin-email EMAIL`")
-                _create_store_file(path)
+            self._sqlite_file()
             self._engine = make_engine(self.url)
         return self._engine
+
+    def _sqlite_file(self) -> Path | None:
+        """The SQLite store's file, created when this Store may create one (`init`,
+        `db`); StoreUnavailable when it is missing. None for PostgreSQL."""
+        path = sqlite_path(self.url)
+        if path is not None and not path.exists():
+            if not self._may_create:
+                raise StoreUnavailable(f"no store at {path}",
+                                       hint="run `resellctl init --admin-email EMAIL`")
+            _create_store_file(path)
+        return path
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
@@ -294,11 +300,7 @@ class Store:
         if self.dialect == "sqlite":
             import sqlite3
 
-            path = sqlite_path(self.url)
-            if not path.exists():
-                raise StoreUnavailable(f"no store at {path}",
-                                       hint="run `resellctl init --admin-email EMAIL`")
-            dbapi = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000)
+            dbapi = sqlite3.connect(self._sqlite_file(), timeout=BUSY_TIMEOUT_MS / 1000)
             _set_up_sqlite(dbapi)
             return dbapi
         import psycopg
