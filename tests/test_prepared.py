@@ -52,7 +52,9 @@ def _params(name: str, member: tuple) -> dict:
     user id)."""
     today = date.today()
     params: dict = {"email": ADMIN, "slug": member[1], "due_by": today + timedelta(30),
-                    "first": today - timedelta(365), "last": today}
+                    "first": today - timedelta(365), "last": today, "every": 2}
+    if name.startswith("subscription_csv_part_"):  # from the NULL-less keys up to a day
+        params.update(lo_0=0, lo_1="", lo_2="", hi_0=0, hi_1=str(today), hi_2="")
     if name.endswith("_one"):
         params["reseller_id"] = member[0]
     if name.endswith("_member"):
@@ -77,15 +79,19 @@ def test_the_reader_returns_what_sqlalchemy_returns_for_every_statement(channel:
                 "ORDER BY m.reseller_id, m.user_id").first())
             expected = {}
             for name, build in queries.statements().items():
-                rows = conn.execute(build(dialect), _params(name, member)).all()
+                statement = build(dialect)
+                if statement is None:  # another store's statement
+                    continue
+                rows = conn.execute(statement, _params(name, member)).all()
                 expected[name] = _sorted(rows)
         fresh = Store(channel)
         with fresh.reader() as db:  # no engine yet: the driver's own new connection
-            got = {name: _sorted(db.rows(SQL[name], **_params(name, member))) for name in SQL}
+            got = {name: _sorted(db.rows(SQL[name], **_params(name, member)))
+                   for name in SQL if dialect in SQL[name]}
         fresh.dispose()
         with store.reader() as db:  # the engine's pooled connection (a server worker)
             pooled = {name: _sorted(db.rows(SQL[name], **_params(name, member)))
-                      for name in SQL}
+                      for name in SQL if dialect in SQL[name]}
     finally:
         store.dispose()
     assert set(got) == set(expected)

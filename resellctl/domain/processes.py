@@ -1,7 +1,6 @@
 """Helper processes for bulk work on two cores: a wide pipe, and stopping a child.
 
-Used by `client import` (a reader process beside the SQLite writer) and by the
-SQLite CSV export (a writer process beside the fetching one). A child never
+Used by `client import` (a reader process beside the SQLite writer). A child never
 touches the parent's store connection and leaves with os._exit.
 """
 

@@ -19,7 +19,20 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Date, Integer, String, and_, bindparam, case, func, or_, select, true
+from sqlalchemy import (
+    Date,
+    Integer,
+    String,
+    and_,
+    bindparam,
+    case,
+    func,
+    literal_column,
+    or_,
+    select,
+    true,
+    tuple_,
+)
 from sqlalchemy.sql import operators
 from sqlalchemy.sql.expression import UnaryExpression
 
@@ -120,8 +133,34 @@ def activity(metric: str) -> Callable[[str, str], Any]:
 def subscription_csv(dialect: str, scope: str) -> Any:
     """`subscription list -o csv` of a whole scope (domain/subscription_csv.py): the
     cells, joins and order of domain/subscriptions.export_csv."""
-    return subscription_list.csv_query(dialect, *(() if scope == "all" else
-                                                  (within(SUB.c.reseller_id, scope),)))
+    return subscription_list.csv_query(dialect, *_within(scope))
+
+
+def subscription_csv_part(dialect: str, scope: str) -> Any:
+    """subscription_csv's rows whose sort key lies in [lo, hi) (SQLite only: the export
+    in two halves, domain/subscription_csv.py)."""
+    if dialect != "sqlite":
+        return None
+    key = tuple_(*subscription_list.list_key())
+    low, high = (tuple_(*(bindparam(f"{end}_{n}") for n in range(3))) for end in ("lo", "hi"))
+    return subscription_list.csv_query(dialect, *_within(scope), key >= low, key < high)
+
+
+def subscription_csv_sample(dialect: str, scope: str) -> Any:
+    """The sort keys of one subscription in `:every` of a scope (by rowid), in order
+    (SQLite only: where to split the export, and how big it is)."""
+    if dialect != "sqlite":
+        return None
+    key = subscription_list.list_key()
+    return (select(*key).where(*_within(scope),
+                               literal_column("subscription.rowid", Integer)
+                               % bindparam("every", type_=Integer) == 0)
+            .order_by(*key))
+
+
+def _within(scope: str) -> tuple:
+    """A scope's condition on subscriptions, none for the whole channel."""
+    return () if scope == "all" else (within(SUB.c.reseller_id, scope),)
 
 
 def _count(condition: Any, label: str) -> Any:
@@ -136,7 +175,8 @@ RESELLER_BY_SLUG = select(RESELLER.c.id).where(RESELLER.c.slug == bindparam("slu
                                                                             type_=String))
 SCOPED: dict[str, Callable[[str, str], Any]] = {
     "clients": clients, "subscriptions": subscriptions, "pools": pools,
-    "subscription_csv": subscription_csv,
+    "subscription_csv": subscription_csv, "subscription_csv_part": subscription_csv_part,
+    "subscription_csv_sample": subscription_csv_sample,
     **{f"activity_{metric}": activity(metric) for metric in METRICS}}
 
 
@@ -177,7 +217,10 @@ def render() -> str:
     for name, build in statements().items():
         lines.append(f"    {name!r}: {{")
         for dialect in DIALECTS:
-            sql, constants = compiled(build(dialect), dialect)
+            statement = build(dialect)
+            if statement is None:  # a statement of one store only
+                continue
+            sql, constants = compiled(statement, dialect)
             lines.append(f"        {dialect!r}: (")
             lines += [f"            {line!r}" for line in _lines(sql)]
             lines.append(f"            , {constants!r}),")

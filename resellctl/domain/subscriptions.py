@@ -35,6 +35,7 @@ from sqlalchemy import (
     literal,
     or_,
     select,
+    type_coerce,
     update,
 )
 from sqlalchemy.engine import Connection
@@ -63,7 +64,7 @@ from resellctl.domain.context import Ctx
 from resellctl.domain.errors import Conflict, Invalid, NotFound, UsageError
 from resellctl.domain.periods import add_months
 from resellctl.store import bulk, tables
-from resellctl.store.sql import iso_date, iso_instant, spreadsheet_safe, true_false
+from resellctl.store.sql import iso_date, iso_instant, spreadsheet_safe, text_cells, true_false
 
 SUB = tables.subscription
 CLIENT = tables.client
@@ -295,11 +296,18 @@ def export_csv(ctx: Ctx, out: TextIO, **filters: Any) -> None:
 LIST_ORDER = (SUB.c.current_period_end.is_(None), SUB.c.current_period_end, SUB.c.id)
 
 
+def list_key() -> tuple:
+    """LIST_ORDER as a row value that orders the same (no end date: NULL becomes '')."""
+    return (SUB.c.current_period_end.is_(None),
+            func.coalesce(type_coerce(SUB.c.current_period_end, String), ""), SUB.c.id)
+
+
 def csv_query(dialect: str, *where: Any) -> Any:
     """export_csv's query with `where` instead of its filters (domain/queries.py makes
     the prepared statements of domain/subscription_csv.py from it)."""
-    return (select(*_cells(dialect)).select_from(_joined()).where(*where)
-            .order_by(*LIST_ORDER))
+    query = (select(*_cells(dialect)).select_from(_joined()).where(*where)
+             .order_by(*LIST_ORDER))
+    return text_cells(query) if dialect == "sqlite" else query
 
 
 def _cells(dialect: str) -> list:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any, TextIO
 
-from sqlalchemy import String, case, func, literal_column, null, type_coerce
+from sqlalchemy import String, Text, case, cast, func, literal_column, null, type_coerce
 from sqlalchemy.engine import Connection
 
 from resellctl.store import copyout
@@ -43,6 +43,16 @@ def spreadsheet_safe(column: Any, formula_start: tuple[str, ...]) -> Any:
 def true_false(column: Any) -> Any:
     """A boolean column as the text true/false (NULL stays NULL)."""
     return case((column.is_(None), null()), (column, "true"), else_="false")
+
+
+def text_cells(query: Any) -> Any:
+    """The query with every column as a CSV cell in text, as csv.writer writes it:
+    integers as their digits, NULL as the empty string. For SQLite, whose rows the CSV
+    export formats in Python: cells all text are joined (csvfile.write_rows), without
+    csv.writer's look at each cell."""
+    return query.with_only_columns(
+        *(func.coalesce(cast(column, Text), "").label(column.name)
+          for column in query.selected_columns), maintain_column_froms=True)
 
 
 def copy_csv(conn: Connection, query: Any, out: TextIO) -> None:
