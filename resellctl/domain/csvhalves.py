@@ -51,9 +51,13 @@ def write(conn: sqlite3.Connection, sql: str, first: dict, second: dict,
     not a file, the store is in memory, ...): the caller then writes it alone."""
     descriptor = _descriptor(out)
     path = conn.execute("PRAGMA database_list").fetchone()[2]
-    if descriptor is None or not path:
+    if descriptor is None or not path or os.name != "posix":  # select() on pipes, pass_fds
         return False
-    with tempfile.TemporaryFile() as spill:
+    try:
+        spill = tempfile.TemporaryFile()
+    except OSError:  # no temporary folder to write to
+        return False
+    with spill:
         helper = _start(spill.fileno())
         if helper is None:
             return False
