@@ -83,6 +83,28 @@ def test_a_lone_empty_cell_is_quoted_as_csv_writer_does() -> None:
     assert written([("",), ("a",)]) == reference([("",), ("a",)]) == '""\na\n'
 
 
+def test_a_sqlite_cursor_is_written_alike_as_utf8_bytes_or_as_str(tmp_path) -> None:  # noqa: ANN001
+    """write_cursor fetches UTF-8 bytes when it writes into a UTF-8 file (and decodes
+    only a chunk that needs quoting), str otherwise: the same CSV either way."""
+    import sqlite3
+
+    rows = [(f"s{n}", f"Zoë {n}" + ("," if n % 1500 == 7 else "") + ('"' if n == 2500 else ""),
+             "" if n % 3 else "x", str(n)) for n in range(3 * csvfile.CHUNK)]
+    conn = sqlite3.connect(":memory:")
+    conn.execute("CREATE TABLE t (a TEXT, b TEXT, c TEXT, d TEXT)")
+    conn.executemany("INSERT INTO t VALUES (?, ?, ?, ?)", rows)
+    expected = "a,b,c,d\n" + reference(rows)
+    for encoding in ("utf-8", "latin-1"):
+        target = tmp_path / f"{encoding}.csv"
+        with target.open("w", encoding=encoding, newline="") as out:
+            csvfile.write_cursor(conn.execute("SELECT a, b, c, d FROM t ORDER BY rowid"), out)
+        assert target.read_text(encoding=encoding) == expected, encoding
+    buffer = io.StringIO()
+    csvfile.write_cursor(conn.execute("SELECT a, b, c, d FROM t ORDER BY rowid"), buffer)
+    assert buffer.getvalue() == expected
+    assert conn.text_factory is str  # given back as it was
+
+
 def test_the_installed_command_exports_a_big_sqlite_portfolio_like_json(tmp_path) -> None:  # noqa: ANN001
     env = clean_env(tmp_path)
     assert cli("script", "init", "--admin-email", "a@v.example", env=env).returncode == 0

@@ -7,6 +7,7 @@ No third-party imports: `--help` stays fast.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import itertools
@@ -61,21 +62,24 @@ def write_rows(rows: Iterable[Sequence], out: TextIO) -> None:
             out.write(text)
 
 
-def _joined(chunk: list[Sequence]) -> str | None:
+def _joined(chunk: list[Sequence], comma: Any = ",", newline: Any = "\n",
+            quote: Any = '"', carriage_return: Any = "\r") -> Any:
     """The chunk as CSV lines by joining its cells, or None when that would not be what
     csv.writer writes: a cell that is not text (TypeError), or one that needs quoting,
-    found by counting separators over the whole text (a few C scans per chunk)."""
+    found by counting separators over the whole text (a few C scans per chunk). Text
+    is str, or UTF-8 bytes with the separators given as bytes."""
     width = len(chunk[0])
     if width < 2:  # csv.writer writes a lone empty cell as ""
         return None
     try:
-        text = "\n".join(map(",".join, chunk))
+        text = newline.join(map(comma.join, chunk))
     except TypeError:
         return None
-    if (text.count(",") != (width - 1) * len(chunk) or text.count("\n") != len(chunk) - 1
-            or '"' in text or "\r" in text):
+    if (text.count(comma) != (width - 1) * len(chunk)
+            or text.count(newline) != len(chunk) - 1 or quote in text
+            or carriage_return in text):
         return None
-    return text + "\n"
+    return text + newline
 
 
 def _with_carriage_returns(chunk: list[Sequence], out: TextIO) -> None:
@@ -90,17 +94,16 @@ def _with_carriage_returns(chunk: list[Sequence], out: TextIO) -> None:
 def write_query(conn: Any, query: Any, out: TextIO) -> None:
     """A query's rows as CSV with its column labels as the header, formatted by the
     database: COPY ... TO STDOUT on PostgreSQL; on SQLite with every cell cast to text
-    in SQL (store/sql.text_cells), the bare DB-API cursor's rows joined by write_rows.
+    in SQL (store/sql.text_cells), the bare DB-API cursor's rows joined (write_cursor).
     The query's columns must be ready cells (text, integers, NULL), formula-guarded in
     SQL where they hold free text."""
-    from resellctl.store.sql import copy_csv, raw_rows, text_cells  # SQLAlchemy: not for `--help`
+    from resellctl.store.sql import copy_csv, text_cells  # SQLAlchemy: not for `--help`
 
     if conn.dialect.name == "postgresql":
         copy_csv(conn, query, out)
         return
-    rows = raw_rows(conn, text_cells(query))  # runs the query: an error leaves `out` empty
-    out.write(",".join(column.name for column in query.selected_columns) + "\n")
-    write_rows(rows, out)
+    cursor = conn.execute(text_cells(query)).cursor  # an error leaves `out` empty
+    write_cursor(cursor, out)
 
 
 def write_sql(dialect: str, driver: Any, sql: str, params: dict[str, Any], out: TextIO) -> None:
@@ -118,9 +121,42 @@ def write_sql(dialect: str, driver: Any, sql: str, params: dict[str, Any], out: 
 
 def write_cursor(cursor: Any, out: TextIO, *, header: bool = True) -> None:
     """A DB-API cursor's rows (text cells) as CSV, after its column names unless not
-    `header`."""
+    `header`. From SQLite into UTF-8 over a binary buffer (a file, stdout), the cells
+    come as the UTF-8 bytes SQLite holds and are joined as such: no str is made for
+    each of them (a fifth of the fetch's CPU, docs/performance.md, Subscriptions)."""
     from resellctl.store.copyout import fetched
 
     if header:
         out.write(",".join(column[0] for column in cursor.description) + "\n")
-    write_rows(fetched(cursor), out)
+    raw = _utf8_buffer(out)
+    connection = getattr(cursor, "connection", None)
+    if raw is None or not hasattr(connection, "text_factory"):
+        write_rows(fetched(cursor), out)
+        return
+    out.flush()
+    connection.text_factory = bytes
+    try:
+        _write_utf8_rows(fetched(cursor), raw)
+    finally:
+        connection.text_factory = str
+
+
+def _utf8_buffer(out: TextIO) -> Any:
+    """The binary buffer under a text stream that writes UTF-8, else None."""
+    buffer, encoding = getattr(out, "buffer", None), getattr(out, "encoding", None)
+    if buffer is None or not encoding or codecs.lookup(encoding).name != "utf-8":
+        return None
+    return buffer
+
+
+def _write_utf8_rows(rows: Iterable[Sequence], raw: Any) -> None:
+    """write_rows for cells of UTF-8 bytes, into a binary stream."""
+    iterator = iter(rows)
+    while chunk := list(itertools.islice(iterator, CHUNK)):
+        data = _joined(chunk, b",", b"\n", b'"', b"\r")
+        if data is None:  # a cell to quote: csv.writer's way, on str
+            text = io.StringIO()
+            write_rows([tuple(cell.decode() if cell.__class__ is bytes else cell
+                              for cell in row) for row in chunk], text)
+            data = text.getvalue().encode()
+        raw.write(data)

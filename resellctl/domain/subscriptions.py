@@ -329,7 +329,8 @@ def _cells(dialect: str) -> list:
              "current_period_end": iso_date(SUB.c.current_period_end, dialect),
              "activated_at": iso_instant(SUB.c.activated_at, dialect),
              "created_at": iso_instant(SUB.c.created_at, dialect)}
-    text = ("client_name", "owner_email", "reseller", "plan", "plan_name")  # the rest: ours
+    # Free text; the rest is ours (a reseller slug cannot start with a formula character)
+    text = ("client_name", "owner_email", "plan", "plan_name")
     return [(spreadsheet_safe(cells[key], csvfile.FORMULA_START) if key in text
              else cells[key]).label(key) for key in OUTPUT]
 
