@@ -30,7 +30,9 @@ ZERO = {"total_clients": 0, "active_clients": 0, "trial_clients": 0, "allocated_
         "renewals_due_30d_cents": 0, "license_count": 0, "license_used": 0,
         "balance_cents": 0}
 RANGES = {"7d": 7, "30d": 30, "6m": 183, "12m": 366}
-METRICS = ("used_seats", "active_clients", "mrr")
+# --metric's words: the activity statements domain/queries.py compiled (one per metric)
+METRICS = tuple(name.removeprefix("activity_").removesuffix("_all")
+                for name in SQL if name.startswith("activity_") and name.endswith("_all"))
 DUE_WITHIN_DAYS = 30
 
 
