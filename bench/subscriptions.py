@@ -19,7 +19,10 @@ All in one run, on SQLite and PostgreSQL, with fresh processes timed end to end
        not timed; no reads, no domain logic, no process start;
     4. --list-total subscriptions in all (default 300,000: the rest pending, paused,
        cancelled, expired or active later), then `resellctl subscription list -o csv
-       > /dev/null` (--list-runs, default 5; on PostgreSQL after `ANALYZE`).
+       > /dev/null` (--list-runs, default 5; on PostgreSQL after `ANALYZE`), each
+       followed by its baseline: the same statement run by the driver in this
+       process, the rows read and dropped (PostgreSQL: the COPY; SQLite: the rows
+       fetched, not formatted).
 
 Usage (from the project root, with the project installed in .venv):
 
@@ -320,15 +323,44 @@ def bench_backend(backend: str, entry: str, args: argparse.Namespace) -> dict:
                                  f"expected {args.list_total}")
             if backend == "postgresql":
                 analyze(url)
-            lists = [run(list_argv(entry), env, keep_output=False)
-                     for _ in range(args.list_runs)]
+            lists, queries = [], []
+            for _ in range(args.list_runs):  # alternating with the query alone
+                lists.append(run(list_argv(entry), env, keep_output=False))
+                queries.append(list_query(url))
             version = server_version(url)
     return {"backend": backend, "server": version, "seed_s": round(seeded, 1),
             "sweep_wall": [round(s.wall, 3) for s in sweeps],
             "sweep_cpu": [round(s.cpu, 3) for s in sweeps],
             "baseline_wall": [round(s, 3) for s in baselines],
             "list_wall": [round(s.wall, 3) for s in lists],
+            "list_query_wall": [round(s, 3) for s in queries],
             "list_cpu": [round(s.cpu, 3) for s in lists]}
+
+
+def list_query(url: str) -> float:
+    """The list's baseline: the export's own statement (domain/prepared.py, the whole
+    channel) run by the driver in this process, its rows read and dropped: on
+    PostgreSQL the COPY into /dev/null, on SQLite every row fetched, not formatted.
+    No process start, no split, no CSV. Seconds."""
+    from resellctl.domain.prepared import SQL
+    from resellctl.store import copyout
+    from resellctl.store.engine import Store
+
+    store = Store(url)
+    try:
+        with store.reader() as db:
+            sql, constants = SQL["subscription_csv_all"][db.dialect]
+            start = time.perf_counter()
+            if db.dialect == "postgresql":
+                with open(os.devnull, "w") as out:
+                    copyout.copy_csv(db.driver, sql, constants, out)
+            else:
+                cursor = db.driver.execute(sql, constants)
+                while cursor.fetchmany(2000):
+                    pass
+            return time.perf_counter() - start
+    finally:
+        store.dispose()
 
 
 def analyze(url: str) -> None:
@@ -351,7 +383,9 @@ def figures(result: dict, args: argparse.Namespace) -> None:
                         "sweep_cpu_s": med(r["sweep_cpu"]), "baseline_s": base,
                         "baseline_renewals_per_s": args.due / base,
                         "sweep_vs_baseline": sweep / base,
-                        "list_csv_s": med(r["list_wall"]), "list_csv_cpu_s": med(r["list_cpu"])}
+                        "list_csv_s": med(r["list_wall"]), "list_csv_cpu_s": med(r["list_cpu"]),
+                        "list_query_s": med(r["list_query_wall"]),
+                        "list_vs_query": med(r["list_wall"]) / med(r["list_query_wall"])}
         r["met"] = {name: {">=": value >= target, "<=": value <= target}[op]
                     for name, (op, target, _unit) in TARGETS.items()
                     if name.startswith(key + "_")
@@ -369,8 +403,8 @@ def markdown(result: dict, args: argparse.Namespace) -> str:
         f" / {result['cpu_probe_ms_end']:.0f} ms, code {result['code']}",
         "",
         "| backend | sweep renewals/s | sweep wall (CPU) | plain-SQL writes | sweep / plain SQL "
-        "| list -o csv wall (CPU) | targets met |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | --- |",
+        "| list -o csv wall (CPU) | its query alone | list / query | targets met |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
     ]
     for r in result["results"]:
         f = r["figures"]
@@ -378,11 +412,13 @@ def markdown(result: dict, args: argparse.Namespace) -> str:
             f"| {r['server']} | {f['renewals_per_s']:,.0f} | {f['sweep_s']:.2f} s "
             f"({f['sweep_cpu_s']:.2f} s) | {f['baseline_s']:.2f} s | "
             f"{f['sweep_vs_baseline']:.2f}× | {f['list_csv_s']:.2f} s "
-            f"({f['list_csv_cpu_s']:.2f} s) | "
+            f"({f['list_csv_cpu_s']:.2f} s) | {f['list_query_s']:.2f} s | "
+            f"{f['list_vs_query']:.2f}× | "
             + ", ".join(f"{k}: {'yes' if v else '**no**'}" for k, v in r["met"].items()) + " |")
     lines += ["", "Wall-time samples (s): " + "; ".join(
         f"{r['backend']} sweep {', '.join(map(str, r['sweep_wall']))}, plain SQL "
         f"{', '.join(map(str, r['baseline_wall']))}, list {', '.join(map(str, r['list_wall']))}"
+        f", its query {', '.join(map(str, r['list_query_wall']))}"
         for r in result["results"]) + "."]
     return "\n".join(lines)
 
