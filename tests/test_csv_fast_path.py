@@ -9,6 +9,7 @@ import io
 import json
 import subprocess
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_entrypoint import COMMANDS, clean_env, cli
@@ -132,3 +133,20 @@ def test_the_installed_command_exports_a_big_sqlite_portfolio_like_json(tmp_path
         name = item["name"]
         assert row["name"] == ("'" + name if name.startswith("=") else name)
         assert row["location"] == item["location"] and row["external_id"] == item["external_id"]
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "latin-1"])
+def test_text_that_is_not_utf8_fails_as_the_driver_fails(tmp_path, encoding) -> None:  # noqa: ANN001
+    """Bytes fetched as they are must still be UTF-8: a bad cell fails the export
+    with the driver's error (exit 75 in the CLI), as when the driver makes str of it,
+    whether its chunk would be joined or quoted."""
+    import sqlite3
+
+    conn = sqlite3.connect(":memory:")
+    conn.execute("CREATE TABLE t (a TEXT, b TEXT)")
+    conn.executemany("INSERT INTO t VALUES (?, ?)", [(f"r{n}", "x") for n in range(10)])
+    for bad in ("CAST(x'41ff42' AS TEXT)", "CAST(x'41ff2c42' AS TEXT)"):  # joined; quoted
+        conn.execute(f"UPDATE t SET b = {bad} WHERE a = 'r5'")
+        with (tmp_path / "out.csv").open("w", encoding=encoding, newline="") as out, \
+                pytest.raises(sqlite3.OperationalError, match="decode to UTF-8"):
+            csvfile.write_cursor(conn.execute("SELECT a, b FROM t"), out)

@@ -509,3 +509,37 @@ def test_the_entry_point_splits_a_big_export_and_stops_cleanly_when_cut_off(
     assert helpers_running(tmp_path) == []
     time.sleep(0.5)
     assert helpers_running(tmp_path) == []
+
+
+def test_an_output_that_is_not_utf8_is_not_split_and_keeps_one_bom(
+        url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A helper writing its half in a codec with a byte-order mark would put a second
+    one mid-file: only a UTF-8 output is split (review finding)."""
+    seed(url, 300, 0.5)
+    store = Store(url)
+    try:
+        recorder = force_split(monkeypatch)
+        target = tmp_path / "sig.csv"
+        with open(target, "w", encoding="utf-8-sig", newline="") as out:
+            subscription_csv.export_csv(Ctx(store, ADMIN), out)
+        reference = export_to(tmp_path / "sqlalchemy.csv", subscriptions.export_csv,
+                              store, ADMIN, None)
+    finally:
+        store.dispose()
+    assert recorder.results == [False]
+    data = target.read_bytes()
+    assert data.count(b"\xef\xbb\xbf") == 1 and data[3:] == reference
+
+
+def test_every_cell_of_the_prepared_sqlite_export_is_text(url: str) -> None:
+    """A direct client's subscription has no reseller: its cell is '' from SQL, not
+    NULL, so that its chunk is joined rather than sent to csv.writer (review finding:
+    a NOT NULL column of an outer-joined table was left unwrapped)."""
+    seed(url, 300, 0.5)
+    sql, constants = SQL["subscription_csv_all"]["sqlite"]
+    with sqlite3.connect(url[len("sqlite:///"):]) as conn:
+        rows = conn.execute(sql, constants).fetchall()
+        direct = conn.execute("SELECT count(*) FROM subscription "
+                              "WHERE reseller_id IS NULL").fetchone()[0]
+    assert direct > 0 and rows
+    assert {type(cell) for row in rows for cell in row} == {str}

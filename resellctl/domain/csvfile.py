@@ -150,13 +150,22 @@ def _utf8_buffer(out: TextIO) -> Any:
 
 
 def _write_utf8_rows(rows: Iterable[Sequence], raw: Any) -> None:
-    """write_rows for cells of UTF-8 bytes, into a binary stream."""
+    """write_rows for cells of UTF-8 bytes, into a binary stream. Text that is not valid
+    UTF-8 fails as the driver fails when it makes str of it (sqlite3's "Could not
+    decode to UTF-8"), before anything of its chunk is written."""
     iterator = iter(rows)
     while chunk := list(itertools.islice(iterator, CHUNK)):
-        data = _joined(chunk, b",", b"\n", b'"', b"\r")
-        if data is None:  # a cell to quote: csv.writer's way, on str
-            text = io.StringIO()
-            write_rows([tuple(cell.decode() if cell.__class__ is bytes else cell
-                              for cell in row) for row in chunk], text)
-            data = text.getvalue().encode()
+        try:
+            data = _joined(chunk, b",", b"\n", b'"', b"\r")
+            if data is None:  # a cell to quote: csv.writer's way, on str
+                text = io.StringIO()
+                write_rows([tuple(cell.decode() if cell.__class__ is bytes else cell
+                                  for cell in row) for row in chunk], text)
+                data = text.getvalue().encode()
+            elif not data.isascii():
+                data.decode()  # only checks: ASCII (the usual chunk) is UTF-8 already
+        except UnicodeDecodeError as exc:
+            import sqlite3
+
+            raise sqlite3.OperationalError(f"Could not decode to UTF-8: {exc}") from exc
         raw.write(data)

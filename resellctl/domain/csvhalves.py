@@ -22,6 +22,7 @@ stdout `ready` once its snapshot is open, then `done`, or a JSON error.
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import json
 import os
@@ -38,7 +39,7 @@ if __name__ == "__main__":  # the helper, run without site-packages: the package
 from resellctl.domain.csvfile import write_cursor  # noqa: E402
 
 LOCK_WAIT_S = 0.2  # a writer holding the lock longer: no split
-START_WAIT_S = 10.0  # for the helper's `ready`
+START_WAIT_S = 2.0  # for the helper's `ready` (writers wait meanwhile); later: no split
 PIN = "SELECT count(*) FROM sqlite_master"  # a read: opens a transaction's snapshot
 
 
@@ -48,10 +49,12 @@ def write(conn: sqlite3.Connection, sql: str, first: dict, second: dict,
     with a header (csvfile.write_cursor), the second half formatted by a helper
     process. `conn` is in a read transaction, which this restarts on the shared
     snapshot. False, with nothing written, when the export cannot be split (`out` is
-    not a file, the store is in memory, ...): the caller then writes it alone."""
+    not a UTF-8 file, the store is in memory, ...): the caller then writes it alone."""
     descriptor = _descriptor(out)
     path = conn.execute("PRAGMA database_list").fetchone()[2]
     if descriptor is None or not path or os.name != "posix":  # select() on pipes, pass_fds
+        return False
+    if codecs.lookup(out.encoding).name != "utf-8":  # a BOM or a codec's state per half
         return False
     try:
         spill = tempfile.TemporaryFile()
@@ -64,7 +67,7 @@ def write(conn: sqlite3.Connection, sql: str, first: dict, second: dict,
         try:
             if not _share_snapshot(conn, path, helper, {
                     "path": path, "sql": sql, "params": second, "fd": spill.fileno(),
-                    "encoding": out.encoding, "errors": out.errors}):
+                    "encoding": "utf-8", "errors": out.errors}):
                 _stop(helper)
                 return False
             write_cursor(conn.execute(sql, first), out)

@@ -48,17 +48,22 @@ def text_cells(query: Any) -> Any:
     """The query with every column as a CSV cell in text, as csv.writer writes it:
     integers as their digits, NULL as the empty string. For SQLite, whose rows the CSV
     export formats in Python: cells all text are joined (csvfile.write_rows), without
-    csv.writer's look at each cell. Text stays as it is and a column that cannot be
-    NULL is not wrapped (each wrap costs SQLite a step per row)."""
-    return query.with_only_columns(*map(_text_cell, query.selected_columns),
+    csv.writer's look at each cell. Text stays as it is, and a NOT NULL column of the
+    query's first table is not wrapped (each wrap costs SQLite a step per row; a
+    joined table's columns can be NULL where the join finds no row)."""
+    froms = query.get_final_froms()
+    base = froms[0] if froms else None
+    while base is not None and hasattr(base, "left"):  # the leftmost table of the joins
+        base = base.left
+    return query.with_only_columns(*(_text_cell(column, base)
+                                     for column in query.selected_columns),
                                    maintain_column_froms=True)
 
 
-def _text_cell(column: Any) -> Any:
-    cell = column.element if hasattr(column, "element") else column
-    if not isinstance(column.type, String):
-        cell = cast(cell, Text)
-    if getattr(column.element if hasattr(column, "element") else column, "nullable", True):
+def _text_cell(column: Any, base: Any) -> Any:
+    value = column.element if hasattr(column, "element") else column
+    cell = value if isinstance(column.type, String) else cast(value, Text)
+    if getattr(value, "table", None) is not base or getattr(value, "nullable", True):
         cell = func.coalesce(cell, "")
     return cell.label(column.name)
 
