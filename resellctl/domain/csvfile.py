@@ -128,7 +128,7 @@ def write_cursor(cursor: Any, out: TextIO, *, header: bool = True) -> None:
 
     if header:
         out.write(",".join(column[0] for column in cursor.description) + "\n")
-    raw = _utf8_buffer(out)
+    raw = utf8_buffer(out)
     connection = getattr(cursor, "connection", None)
     if raw is None or not hasattr(connection, "text_factory"):
         write_rows(fetched(cursor), out)
@@ -141,7 +141,7 @@ def write_cursor(cursor: Any, out: TextIO, *, header: bool = True) -> None:
         connection.text_factory = str
 
 
-def _utf8_buffer(out: TextIO) -> Any:
+def utf8_buffer(out: TextIO) -> Any:
     """The binary buffer under a text stream that writes UTF-8, else None."""
     buffer, encoding = getattr(out, "buffer", None), getattr(out, "encoding", None)
     if buffer is None or not encoding or codecs.lookup(encoding).name != "utf-8":

@@ -22,7 +22,6 @@ stdout `ready` once its snapshot is open, then `done`, or a JSON error.
 
 from __future__ import annotations
 
-import codecs
 import contextlib
 import json
 import os
@@ -36,7 +35,7 @@ from typing import TextIO
 if __name__ == "__main__":  # the helper, run without site-packages: the package by path
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(__file__))))
 
-from resellctl.domain.csvfile import write_cursor  # noqa: E402
+from resellctl.domain.csvfile import utf8_buffer, write_cursor  # noqa: E402
 
 LOCK_WAIT_S = 0.2  # a writer holding the lock longer: no split
 START_WAIT_S = 2.0  # for the helper's `ready` (writers wait meanwhile); later: no split
@@ -49,12 +48,11 @@ def write(conn: sqlite3.Connection, sql: str, first: dict, second: dict,
     with a header (csvfile.write_cursor), the second half formatted by a helper
     process. `conn` is in a read transaction, which this restarts on the shared
     snapshot. False, with nothing written, when the export cannot be split (`out` is
-    not a UTF-8 file, the store is in memory, ...): the caller then writes it alone."""
-    descriptor = _descriptor(out)
+    not UTF-8 text over a binary buffer, the store is in memory, ...): the caller then
+    writes it alone."""
+    raw = utf8_buffer(out)  # not UTF-8, the helper's half would differ (a second BOM...)
     path = conn.execute("PRAGMA database_list").fetchone()[2]
-    if descriptor is None or not path or os.name != "posix":  # select() on pipes, pass_fds
-        return False
-    if codecs.lookup(out.encoding).name != "utf-8":  # a BOM or a codec's state per half
+    if raw is None or not path or os.name != "posix":  # select() on pipes, pass_fds
         return False
     try:
         spill = tempfile.TemporaryFile()
@@ -67,7 +65,7 @@ def write(conn: sqlite3.Connection, sql: str, first: dict, second: dict,
         try:
             if not _share_snapshot(conn, path, helper, {
                     "path": path, "sql": sql, "params": second, "fd": spill.fileno(),
-                    "encoding": "utf-8", "errors": out.errors}):
+                    "errors": out.errors}):
                 _stop(helper)
                 return False
             write_cursor(conn.execute(sql, first), out)
@@ -77,17 +75,9 @@ def write(conn: sqlite3.Connection, sql: str, first: dict, second: dict,
             raise
         out.flush()
         spill.seek(0)
-        with open(descriptor, "wb", closefd=False) as raw:
-            shutil.copyfileobj(spill, raw, 1 << 20)
+        shutil.copyfileobj(spill, raw, 1 << 20)
+        raw.flush()
     return True
-
-
-def _descriptor(out: TextIO) -> int | None:
-    """The file descriptor under `out`, when it is a real file with an encoding."""
-    try:
-        return out.fileno() if getattr(out, "encoding", None) else None
-    except (AttributeError, OSError, ValueError):  # io.UnsupportedOperation is an OSError
-        return None
 
 
 def _start(descriptor: int) -> subprocess.Popen | None:
@@ -166,7 +156,7 @@ def _help() -> int:
         conn.execute(PIN).fetchall()
         say.write(b"ready\n")
         say.flush()
-        with open(job["fd"], "w", encoding=job["encoding"], errors=job["errors"],
+        with open(job["fd"], "w", encoding="utf-8", errors=job["errors"],
                   newline="") as spill:
             write_cursor(conn.execute(job["sql"], job["params"]), spill, header=False)
     except Exception as exc:  # noqa: BLE001 - every error goes back to the parent
