@@ -247,3 +247,34 @@ def test_0003_down_and_up_again_keeps_the_subscriptions(store_url, run):
     assert (shown.json["quantity"], shown.json["status"]) == (3, "pending")
     assert [tuple(p) for p in periods] == [(paid.json["id"], 15000, 12)]
     assert _diffs(store_url) == []
+
+
+# ---------------------------------------------------------------- 0007: in-place renewals
+
+def test_0007_down_and_up_again_moves_the_period_end_index_and_the_fillfactor(store_url):
+    from alembic import command
+    from sqlalchemy import inspect, text
+
+    def state(conn) -> tuple[set[str], object]:  # noqa: ANN001
+        indexes = {i["name"] for i in inspect(conn).get_indexes("subscription")}
+        options = (conn.execute(text("SELECT reloptions FROM pg_class WHERE oid = "
+                                     "'subscription'::regclass")).scalar()
+                   if conn.dialect.name == "postgresql" else "n/a")
+        return indexes, options
+
+    store = Store(store_url, check_schema=False)
+    try:
+        with store.engine.begin() as conn:
+            indexes, options = state(conn)
+            assert "ix_subscription_status_period_end" not in indexes
+            assert options in (["fillfactor=50"], "n/a")
+            command.downgrade(migrate.alembic_config(conn), "0006")
+            indexes, options = state(conn)
+            assert "ix_subscription_status_period_end" in indexes
+            assert options in (None, "n/a")
+        assert migrate.upgrade(store) == ("0006", HEAD_REVISION)
+        with store.engine.connect() as conn:
+            assert state(conn)[1] in (["fillfactor=50"], "n/a")
+    finally:
+        store.dispose()
+    assert _diffs(store_url) == []

@@ -238,6 +238,43 @@ def test_two_concurrent_sweeps_charge_each_renewal_once(run, store_url: str,  # 
     assert renewals(store_url) == paid
 
 
+def test_renewals_rewrite_their_rows_in_place_on_postgresql(run, store_url: str,  # noqa: ANN001
+                                                            monkeypatch) -> None:  # noqa: ANN001
+    """PostgreSQL: every renewal of the sweep is a heap-only (HOT) update, which writes no
+    index entry: no index holds current_period_end, and inserts leave half of each page
+    free for the renewals (migration 0007). Read in the sweep's own transaction, just
+    before its commit; fails with an index on the column or with full pages."""
+    if not store_url.startswith("postgresql"):
+        pytest.skip("PostgreSQL-only: heap-only updates")
+    from sqlalchemy import event
+
+    from resellctl.domain import subscriptions
+    from resellctl.domain.context import Ctx
+    from resellctl.store.engine import Store
+
+    rich, clients = reseller(run, "acme", "100000", clients=2)
+    add_subscriptions(store_url, [due(i, rich, clients[i % 2], date(2026, 6, 1 + i % 15),
+                                      interval="monthly" if i % 3 else "yearly")
+                                  for i in range(600)])
+    seen: list[tuple] = []
+
+    def before_commit(conn) -> None:  # noqa: ANN001
+        with conn.connection.dbapi_connection.cursor() as cursor:
+            cursor.execute("SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_xact_user_tables "
+                           "WHERE relid = 'subscription'::regclass")
+            seen.append(cursor.fetchone())
+
+    monkeypatch.setenv("RESELLCTL_NOW", NOW)
+    store = Store(store_url)
+    try:
+        event.listen(store.engine, "commit", before_commit)
+        result = subscriptions.sweep(Ctx(store, "admin@vendor.example"))
+    finally:
+        store.dispose()
+    assert result["subscriptions_renewed"] == 600
+    assert [s for s in seen if s != (0, 0)] == [(600, 600)]
+
+
 # ---------------------------------------------------------------- kill -9 mid-way
 
 KILLED_ROWS = 20_000

@@ -1,8 +1,9 @@
 """Set-based writes of many rows inside the caller's transaction: a few statements per
 table, never one per row, and no per-row work in SQLAlchemy.
 
-PostgreSQL gets one binary COPY per insert and one `UPDATE ... FROM unnest(arrays)`
-per update (one round trip each, whatever the number of rows). SQLite runs in this
+PostgreSQL gets one binary COPY per insert, and per update a binary COPY into a
+temporary table and one `UPDATE ... FROM` it (a few round trips, whatever the number
+of rows). SQLite runs in this
 process, so there is no round trip to save: one statement through the DB-API's
 executemany. Rows are tuples of what Core takes (int, str, date, aware datetime; for
 JSON a dict, or a str of JSON text already serialized); for SQLite the columns that need
@@ -19,7 +20,7 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import JSON, Table
+from sqlalchemy import JSON, Column, MetaData, Table
 from sqlalchemy.engine import Connection
 
 
@@ -55,25 +56,36 @@ def update_rows(conn: Connection, table: Table, key: str, columns: Sequence[str]
         return
     fixed_names = list(constants)
     fixed = _for_driver(conn, table, fixed_names, [tuple(constants.values())])[0]
-    target = _quoted(conn, table.name)
     if conn.dialect.name == "postgresql":
-        rows = _for_driver(conn, table, [key, *columns], rows)
-        given = [key, *columns]
-        arrays = ", ".join(f"%s::{table.c[c].type.compile(dialect=conn.dialect)}[]"
-                           for c in given)
-        sets = [f"{_quoted(conn, c)} = v.{_quoted(conn, c)}" for c in columns]
-        sets += [f"{_quoted(conn, c)} = %s" for c in fixed_names]
-        conn.exec_driver_sql(
-            f"UPDATE {target} SET {', '.join(sets)} FROM unnest({arrays}) AS v("
-            f"{', '.join(_quoted(conn, c) for c in given)}) "
-            f"WHERE {target}.{_quoted(conn, key)} = v.{_quoted(conn, key)}",
-            (*fixed, *map(list, zip(*rows, strict=True))))  # in the text's order
+        _update_from_copy(conn, table, key, columns, rows, dict(zip(fixed_names, fixed,
+                                                                    strict=True)))
         return
+    target = _quoted(conn, table.name)
     sets = ", ".join(f"{_quoted(conn, c)} = ?{n}"  # ?1 is the key
                      for n, c in enumerate([*columns, *fixed_names], start=2))
     conn.exec_driver_sql(f"UPDATE {target} SET {sets} WHERE {_quoted(conn, key)} = ?1",
                          [row + fixed for row in _for_driver(conn, table, [key, *columns],
                                                              rows)])
+
+
+def _update_from_copy(conn: Connection, table: Table, key: str, columns: Sequence[str],
+                      rows: list[tuple], constants: dict[str, Any]) -> None:
+    """PostgreSQL: the rows copied (binary COPY, formatted in C) into a temporary table of
+    the same column types, then one UPDATE ... FROM it. Array parameters would cost more:
+    psycopg formats them in Python, 0.6-0.9 s for the sweep's 100,000 rows
+    (docs/performance.md)."""
+    given = [key, *columns]
+    staging = Table(f"bulk_{table.name}", MetaData(),
+                    *(Column(c, table.c[c].type) for c in given), prefixes=["TEMPORARY"])
+    staging.create(conn)
+    insert_rows(conn, staging, given, rows)
+    target, source = _quoted(conn, table.name), _quoted(conn, staging.name)
+    sets = [f"{_quoted(conn, c)} = v.{_quoted(conn, c)}" for c in columns]
+    sets += [f"{_quoted(conn, c)} = %s" for c in constants]
+    conn.exec_driver_sql(f"UPDATE {target} SET {', '.join(sets)} FROM {source} AS v "
+                         f"WHERE {target}.{_quoted(conn, key)} = v.{_quoted(conn, key)}",
+                         tuple(constants.values()))
+    staging.drop(conn)
 
 
 def _quoted(conn: Connection, name: str) -> str:

@@ -23,7 +23,7 @@ if TYPE_CHECKING:  # SQLAlchemy is imported when an engine is made, not with thi
 
 # Alembic's head for this version of the package; tests check it against the scripts,
 # so that a store command never has to import alembic.
-HEAD_REVISION = "0006"
+HEAD_REVISION = "0007"
 SQLITE_PAGE_SIZE = 8192
 # SQLite's page cache (KiB) in a write transaction, and in a read one (SQLite's default).
 # Bulk writes (the sweep) insert into indexes at spread-out places: with 2 MiB the pages

@@ -257,7 +257,6 @@ subscription = Table(
     Column('created_at', UTCDateTime(), nullable=False),
     Column('updated_at', UTCDateTime(), nullable=False),
     CheckConstraint('quantity > 0', name='ck_subscription_quantity'),
-    Index('ix_subscription_status_period_end', 'status', 'current_period_end', unique=False),
 )
 
 support_session = Table(
