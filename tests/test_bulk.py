@@ -1,0 +1,69 @@
+"""store/bulk.py on both stores: the set-based writes the sweep is made of (PostgreSQL:
+binary COPY, and UPDATE ... FROM a temporary table filled by COPY; SQLite: executemany)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import select
+
+from resellctl.store.bulk import insert_rows, update_rows
+from resellctl.store.engine import Store
+from resellctl.store.tables import plan as PLAN  # noqa: N812
+
+AT = datetime(2026, 12, 3, 18, 0, tzinfo=UTC)
+LATER = datetime(2026, 12, 4, 9, 30, tzinfo=UTC)
+
+
+def plans(store: Store) -> dict[str, tuple]:
+    """The test's plans: code → (name, custom, prices, updated_at)."""
+    with store.read() as conn:
+        rows = conn.execute(select(PLAN).where(PLAN.c.code.like("bulk-%"))).all()
+    return {r.code: (r.name, r.custom, r.prices if isinstance(r.prices, dict)
+                     else json.loads(r.prices), r.updated_at) for r in rows}
+
+
+def add_plans(store: Store, codes: str) -> None:
+    with store.write() as conn:
+        insert_rows(conn, PLAN, ("code", "name", "prices"),
+                    ((f"bulk-{c}", c.upper(), {"n": n}) for n, c in enumerate(codes)),
+                    custom=False, updated_at=AT)
+
+
+def test_update_rows_sets_each_rows_values_and_the_constants(store_url: str) -> None:
+    store = Store(store_url)
+    try:
+        add_plans(store, "abcd")
+        with store.write() as conn:
+            update_rows(conn, PLAN, "code", ["name", "prices"], [
+                ("bulk-a", "Ä, \"quoted\"\nline", {"k": [1, "é", None]}),
+                ("bulk-b", "B2", '{"raw": true}'),  # a str is JSON text already
+                ("bulk-zz", "none", {"missing": 1})],  # no such row: nothing happens
+                custom=True, updated_at=LATER)
+            update_rows(conn, PLAN, "code", [], [("bulk-c",)], updated_at=LATER)  # again
+            update_rows(conn, PLAN, "code", ["name"], [])  # nothing to do
+        assert plans(store) == {
+            "bulk-a": ("Ä, \"quoted\"\nline", True, {"k": [1, "é", None]}, LATER),
+            "bulk-b": ("B2", True, {"raw": True}, LATER),
+            "bulk-c": ("C", False, {"n": 2}, LATER),
+            "bulk-d": ("D", False, {"n": 3}, AT)}
+    finally:
+        store.dispose()
+
+
+def test_a_failed_transaction_leaves_no_update_and_no_staging_table(store_url: str) -> None:
+    store = Store(store_url)
+    try:
+        add_plans(store, "k")
+        with pytest.raises(RuntimeError), store.write() as conn:
+            update_rows(conn, PLAN, "code", ["name"], [("bulk-k", "rolled back")])
+            raise RuntimeError("stop")
+        assert plans(store)["bulk-k"][0] == "K"
+        with store.write() as conn:  # a staging table left behind would be in the way
+            update_rows(conn, PLAN, "code", ["name"], [("bulk-k", "K2")])
+            update_rows(conn, PLAN, "code", ["name"], [("bulk-k", "K3")])
+        assert plans(store)["bulk-k"][0] == "K3"
+    finally:
+        store.dispose()
