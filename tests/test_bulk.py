@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import select
 
+from resellctl.domain.errors import Conflict
 from resellctl.store.bulk import insert_rows, update_rows
 from resellctl.store.engine import Store
 from resellctl.store.tables import plan as PLAN  # noqa: N812
@@ -53,17 +54,41 @@ def test_update_rows_sets_each_rows_values_and_the_constants(store_url: str) -> 
         store.dispose()
 
 
-def test_a_failed_transaction_leaves_no_update_and_no_staging_table(store_url: str) -> None:
+def test_a_failed_update_leaves_no_change_and_no_staging_table(store_url: str) -> None:
     store = Store(store_url)
     try:
         add_plans(store, "k")
-        with pytest.raises(RuntimeError), store.write() as conn:
-            update_rows(conn, PLAN, "code", ["name"], [("bulk-k", "rolled back")])
-            raise RuntimeError("stop")
+        with pytest.raises(Conflict), store.write() as conn:
+            # the UPDATE fails (name is NOT NULL) after the staging table was filled
+            update_rows(conn, PLAN, "code", ["name"], [("bulk-k", None)])
         assert plans(store)["bulk-k"][0] == "K"
         with store.write() as conn:  # a staging table left behind would be in the way
             update_rows(conn, PLAN, "code", ["name"], [("bulk-k", "K2")])
             update_rows(conn, PLAN, "code", ["name"], [("bulk-k", "K3")])
         assert plans(store)["bulk-k"][0] == "K3"
+    finally:
+        store.dispose()
+
+
+def test_a_table_of_the_staging_tables_name_is_left_alone(store_url: str) -> None:
+    """PostgreSQL, with the temporary schema last in the search path: the staging table
+    is named in pg_temp, so the user's own `bulk_plan` is neither read nor dropped."""
+    if not store_url.startswith("postgresql"):
+        pytest.skip("PostgreSQL-only: the update's temporary table")
+    store = Store(store_url)
+    try:
+        add_plans(store, "m")
+        with store.write() as conn:
+            schema = conn.exec_driver_sql("SELECT current_schema()").scalar()
+            conn.exec_driver_sql("CREATE TABLE bulk_plan (code varchar(64), name varchar(200))")
+            conn.exec_driver_sql("INSERT INTO bulk_plan VALUES ('bulk-m', 'theirs')")
+        with store.write() as conn:
+            conn.exec_driver_sql(f'SET LOCAL search_path = "{schema}", pg_temp')
+            update_rows(conn, PLAN, "code", ["name"], [("bulk-m", "ours")])
+        with store.write() as conn:
+            update_rows(conn, PLAN, "code", ["name"], [("bulk-m", "ours again")])
+            assert conn.exec_driver_sql("SELECT code, name FROM bulk_plan").all() == [
+                ("bulk-m", "theirs")]
+        assert plans(store)["bulk-m"][0] == "ours again"
     finally:
         store.dispose()

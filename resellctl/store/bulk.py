@@ -34,7 +34,7 @@ def insert_rows(conn: Connection, table: Table, columns: Sequence[str], rows: It
     fixed = _for_driver(conn, table, list(constants), [tuple(constants.values())])[0]
     if conn.dialect.name == "postgresql":
         cursor = conn.connection.dbapi_connection.cursor()
-        with cursor, cursor.copy(f"COPY {_quoted(conn, table.name)} ({quoted}) "
+        with cursor, cursor.copy(f"COPY {_named(conn, table)} ({quoted}) "
                                  "FROM STDIN (FORMAT BINARY)") as copy:
             copy.set_types([_copy_type(conn, table, c) for c in names])
             write = copy.write_row
@@ -44,7 +44,7 @@ def insert_rows(conn: Connection, table: Table, columns: Sequence[str], rows: It
     rows = _for_driver(conn, table, columns, list(rows))
     if rows:
         marks = ", ".join("?" * len(names))
-        conn.exec_driver_sql(f"INSERT INTO {_quoted(conn, table.name)} ({quoted}) "
+        conn.exec_driver_sql(f"INSERT INTO {_named(conn, table)} ({quoted}) "
                              f"VALUES ({marks})", [row + fixed for row in rows])
 
 
@@ -60,7 +60,7 @@ def update_rows(conn: Connection, table: Table, key: str, columns: Sequence[str]
         _update_from_copy(conn, table, key, columns, rows, dict(zip(fixed_names, fixed,
                                                                     strict=True)))
         return
-    target = _quoted(conn, table.name)
+    target = _named(conn, table)
     sets = ", ".join(f"{_quoted(conn, c)} = ?{n}"  # ?1 is the key
                      for n, c in enumerate([*columns, *fixed_names], start=2))
     conn.exec_driver_sql(f"UPDATE {target} SET {sets} WHERE {_quoted(conn, key)} = ?1",
@@ -71,21 +71,28 @@ def update_rows(conn: Connection, table: Table, key: str, columns: Sequence[str]
 def _update_from_copy(conn: Connection, table: Table, key: str, columns: Sequence[str],
                       rows: list[tuple], constants: dict[str, Any]) -> None:
     """PostgreSQL: the rows copied (binary COPY, formatted in C) into a temporary table of
-    the same column types, then one UPDATE ... FROM it. Array parameters would cost more:
-    psycopg formats them in Python, 0.6-0.9 s for the sweep's 100,000 rows
-    (docs/performance.md)."""
+    the same column types, then one UPDATE ... FROM it (the database role needs the
+    TEMPORARY privilege, which PostgreSQL grants to every role by default). Array
+    parameters would cost more: psycopg formats them in Python, 0.6-0.9 s for the
+    sweep's 100,000 rows (docs/performance.md)."""
     given = [key, *columns]
-    staging = Table(f"bulk_{table.name}", MetaData(),
-                    *(Column(c, table.c[c].type) for c in given), prefixes=["TEMPORARY"])
+    staging = Table(f"bulk_{table.name}", MetaData(),  # named in pg_temp: never a user's
+                    *(Column(c, table.c[c].type) for c in given), prefixes=["TEMPORARY"],
+                    schema="pg_temp", postgresql_on_commit="DROP")
     staging.create(conn)
     insert_rows(conn, staging, given, rows)
-    target, source = _quoted(conn, table.name), _quoted(conn, staging.name)
+    target, source = _named(conn, table), _named(conn, staging)
     sets = [f"{_quoted(conn, c)} = v.{_quoted(conn, c)}" for c in columns]
     sets += [f"{_quoted(conn, c)} = %s" for c in constants]
     conn.exec_driver_sql(f"UPDATE {target} SET {', '.join(sets)} FROM {source} AS v "
                          f"WHERE {target}.{_quoted(conn, key)} = v.{_quoted(conn, key)}",
                          tuple(constants.values()))
     staging.drop(conn)
+
+
+def _named(conn: Connection, table: Table) -> str:
+    """The table's name as SQL: quoted, and schema-qualified when it has a schema."""
+    return conn.dialect.identifier_preparer.format_table(table)
 
 
 def _quoted(conn: Connection, name: str) -> str:

@@ -1,5 +1,5 @@
 """subscriptions: renewals as in-place (HOT) updates on PostgreSQL. No index holds
-current_period_end (the sweep's lookup of due subscriptions uses the status index), and
+current_period_end (the sweep filters the active subscriptions by date), and
 subscription pages are filled to half on PostgreSQL, so that a renewal rewrites its row
 in the same page without touching any index (docs/performance.md, Subscriptions)
 
