@@ -2,15 +2,14 @@
 table, never one per row, and no per-row work in SQLAlchemy.
 
 PostgreSQL gets one binary COPY per insert, and per update a binary COPY into a
-temporary table and one `UPDATE ... FROM` it (a few round trips, whatever the number
-of rows). SQLite runs in this
-process, so there is no round trip to save: one statement through the DB-API's
-executemany. Rows are tuples of what Core takes (int, str, date, aware datetime; for
-JSON a dict, or a str of JSON text already serialized); for SQLite the columns that need
-it are converted as SQLAlchemy's column types would (dates and instants once per
-distinct value), and the values shared by every row (`constants`) once. Measured on
-100,000 rows (docs/performance.md, "Subscriptions"): Core's executemany spent more time
-building parameters than the database spent writing them.
+temporary table and one `UPDATE ... FROM` it (a few round trips, whatever the number of
+rows). SQLite runs in this process, so there is no round trip to save: one statement
+through the DB-API's executemany. Rows are tuples of what Core takes (int, str, date,
+aware datetime; for JSON a dict, or a str of JSON text already serialized); for SQLite
+the columns that need it are converted as SQLAlchemy's column types would (dates and
+instants once per distinct value), and the values shared by every row (`constants`)
+once. Measured on 100,000 rows (docs/performance.md, "Subscriptions"): Core's
+executemany spent more time building parameters than the database spent writing them.
 """
 
 from __future__ import annotations
@@ -57,8 +56,7 @@ def update_rows(conn: Connection, table: Table, key: str, columns: Sequence[str]
     fixed_names = list(constants)
     fixed = _for_driver(conn, table, fixed_names, [tuple(constants.values())])[0]
     if conn.dialect.name == "postgresql":
-        _update_from_copy(conn, table, key, columns, rows, dict(zip(fixed_names, fixed,
-                                                                    strict=True)))
+        _update_from_copy(conn, table, key, columns, rows, fixed_names, fixed)
         return
     target = _named(conn, table)
     sets = ", ".join(f"{_quoted(conn, c)} = ?{n}"  # ?1 is the key
@@ -69,7 +67,7 @@ def update_rows(conn: Connection, table: Table, key: str, columns: Sequence[str]
 
 
 def _update_from_copy(conn: Connection, table: Table, key: str, columns: Sequence[str],
-                      rows: list[tuple], constants: dict[str, Any]) -> None:
+                      rows: list[tuple], fixed_names: list[str], fixed: tuple) -> None:
     """PostgreSQL: the rows copied (binary COPY, formatted in C) into a temporary table of
     the same column types, then one UPDATE ... FROM it (the database role needs the
     TEMPORARY privilege, which PostgreSQL grants to every role by default). Array
@@ -83,10 +81,10 @@ def _update_from_copy(conn: Connection, table: Table, key: str, columns: Sequenc
     insert_rows(conn, staging, given, rows)
     target, source = _named(conn, table), _named(conn, staging)
     sets = [f"{_quoted(conn, c)} = v.{_quoted(conn, c)}" for c in columns]
-    sets += [f"{_quoted(conn, c)} = %s" for c in constants]
+    sets += [f"{_quoted(conn, c)} = %s" for c in fixed_names]
     conn.exec_driver_sql(f"UPDATE {target} SET {', '.join(sets)} FROM {source} AS v "
                          f"WHERE {target}.{_quoted(conn, key)} = v.{_quoted(conn, key)}",
-                         tuple(constants.values()))
+                         fixed)
     staging.drop(conn)
 
 
