@@ -127,6 +127,28 @@ def test_approval_refusals(channel, at):
     assert ok(at(NOW, "client", "show", uid))["reseller"] == "beta"
 
 
+def test_a_link_token_never_begins_with_a_dash(monkeypatch):
+    """A token beginning with `-` would be read as an option on a command line (`approval
+    reject -0…` → exit 2): such a draw is thrown away and drawn again."""
+    from resellctl.domain import tokens
+
+    draws = iter(["-" + "0" * 42, "-" + "A" * 42, "B" * 43])
+    monkeypatch.setattr(tokens.secrets, "token_urlsafe", lambda n: next(draws))
+    token, digest = tokens.new_token()
+    assert token == "B" * 43 and digest == tokens.digest(token)
+
+
+def test_a_dash_token_from_an_older_version_passes_after_a_double_dash(channel, at, run):
+    """Links made before tokens avoided a leading `-` are still read: after `--`, or
+    as the whole URL (an unknown one here: exit 3, not a usage error)."""
+    dash = "-" + "0" * 42
+    fails(at(NOW, "approval", "reject", dash, "--admin-email", OWNER, actor=None), 2)
+    fails(run("approval", "reject", "--admin-email", OWNER, "-o", "json", "--", dash,
+              actor=None), 3)
+    fails(at(NOW, "approval", "reject", f"http://127.0.0.1:8600/approve/{dash}",
+             "--admin-email", OWNER, actor=None), 3)
+
+
 def test_expiry_holds_at_its_boundary(channel, at):
     made = create(at, channel, NOW, "--expires-in", "1h")
     before, after = "2026-03-10T12:59:59Z", "2026-03-10T13:00:01Z"

@@ -1,8 +1,10 @@
 """Secret link tokens (approvals, support sessions): shown once, stored as SHA-256.
 
 A token is 32 random bytes from `secrets`, URL-safe base64 without padding (43
-characters). Only its SHA-256 is stored; a presented token is found by hashing
-it and looking the hash up (an indexed equality), never by comparing tokens.
+characters), drawn again when it would begin with `-`: a command line would
+read such a token as an option (`approval reject -0…` → "No such option").
+Only its SHA-256 is stored; a presented token is found by hashing it and
+looking the hash up (an indexed equality), never by comparing tokens.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ TOKEN = re.compile(r"^[A-Za-z0-9_-]{43}$")
 def new_token() -> tuple[str, str]:
     """A fresh token and its hash."""
     token = secrets.token_urlsafe(32)
+    while token.startswith("-"):
+        token = secrets.token_urlsafe(32)
     return token, digest(token)
 
 
