@@ -33,6 +33,7 @@ from sqlalchemy import (
     func,
     insert,
     literal,
+    literal_column,
     or_,
     select,
     type_coerce,
@@ -269,7 +270,7 @@ def _listing(conn: Connection, ctx: Ctx, *, client: str | None = None,
     if window is not None:
         until = clock.today() + timedelta(days=window.days)
         query = query.where(SUB.c.status == "active", SUB.c.current_period_end <= until)
-    query = query.order_by(*LIST_ORDER)
+    query = query.order_by(*list_order(conn.dialect.name))
     if offset:
         query = query.offset(offset)
     return query if limit is None else query.limit(limit)
@@ -296,6 +297,20 @@ def export_csv(ctx: Ctx, out: TextIO, **filters: Any) -> None:
 LIST_ORDER = (SUB.c.current_period_end.is_(None), SUB.c.current_period_end, SUB.c.id)
 
 
+def list_order(dialect: str) -> tuple:
+    """The list's order, LIST_ORDER: the soonest period end first, those without one
+    last, then by id (ids are ASCII: byte order, the same on both stores). PostgreSQL
+    sorts it as one text key in the "C" collation, '0' and the ISO date (fixed width)
+    and the id, or '1' and the id: compared by memcmp on abbreviated keys, the
+    export's 300,000 rows sort in a quarter of the time three keys take
+    (docs/performance.md, Subscriptions)."""
+    if dialect != "postgresql":
+        return LIST_ORDER
+    day = iso_date(SUB.c.current_period_end, dialect)
+    key = func.coalesce(literal_column("'0'", String) + day, literal_column("'1'", String))
+    return ((key + SUB.c.id).self_group().collate("C"),)
+
+
 def list_key() -> tuple:
     """LIST_ORDER as a row value that orders the same (no end date: NULL becomes '')."""
     return (SUB.c.current_period_end.is_(None),
@@ -306,7 +321,7 @@ def csv_query(dialect: str, *where: Any) -> Any:
     """export_csv's query with `where` instead of its filters (domain/queries.py makes
     the prepared statements of domain/subscription_csv.py from it)."""
     query = (select(*_cells(dialect)).select_from(_joined()).where(*where)
-             .order_by(*LIST_ORDER))
+             .order_by(*list_order(dialect)))
     return text_cells(query) if dialect == "sqlite" else query
 
 

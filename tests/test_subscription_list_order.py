@@ -1,0 +1,138 @@
+"""The order of `subscription list` on both stores: the soonest period end first, the
+subscriptions without one last, ties by id in byte order (RULES: soonest renewal first).
+
+PostgreSQL sorts it as one text key in the "C" collation (subscriptions.list_order);
+SQLite by the three columns. The same rows come out in the same order either way: every
+output (csv through the prepared statements and through SQLAlchemy, json, ndjson), every
+scope (the whole channel, one reseller, a member's resellers) and every window
+(--limit/--offset). The data is built for the key's edges: many ties on one date, dates
+across a year's end and at the ends of the calendar (years 999 and 9999: the key's date
+must be fixed-width), no date at all, ids of different lengths, cases and characters.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import random
+from datetime import UTC, date, datetime
+
+import pytest
+
+from resellctl.store.engine import Store
+
+MEMBER = "mia@member.example"  # an admin of acme, a viewer of beta, nothing in gamma
+NOW = datetime(2026, 1, 1, 12, 30, tzinfo=UTC)
+DATES = [date(999, 3, 4), date(2026, 7, 1), date(2026, 7, 1), date(2027, 12, 31),
+         date(2028, 1, 1), date(2028, 1, 10), date(2028, 10, 1), date(9999, 12, 31)]
+
+
+def sub_id(i: int) -> str:
+    """Ids that sort differently by length, case and punctuation than by number."""
+    shapes = (f"sub_{i:05d}", f"SUB_{i:05d}", f"sub_{i}", f"sub_{i:05d}x", f"sub-{i:05d}",
+              f"sub_{i:05d}_", f"Sub_{i:03d}")
+    return shapes[i % len(shapes)]
+
+
+@pytest.fixture
+def seeded(store_url: str) -> list[tuple]:
+    """Resellers acme, beta, gamma and direct clients; 300 subscriptions, a fifth
+    without a period end. Returns (id, reseller slug, period end) of each."""
+    from sqlalchemy import insert, select
+
+    from resellctl.store import tables
+
+    rng = random.Random(15)
+    store = Store(store_url)
+    try:
+        with store.write() as conn:
+            conn.execute(insert(tables.user_account).values(
+                email=MEMBER, name="Mia", is_super_admin=False, created_at=NOW))
+            member = conn.execute(select(tables.user_account.c.id).where(
+                tables.user_account.c.email == MEMBER)).scalar_one()
+            conn.execute(insert(tables.reseller), [
+                {"slug": slug, "name": slug.title(), "owner_id": member, "is_active": True,
+                 "partner_supported": False, "license_count": 10, "license_used": 0,
+                 "balance_cents": 0, "branding": {}, "created_at": NOW, "updated_at": NOW}
+                for slug in ("acme", "beta", "gamma")])
+            ids = dict(conn.execute(select(tables.reseller.c.slug, tables.reseller.c.id)).all())
+            conn.execute(insert(tables.membership), [
+                {"user_id": member, "reseller_id": ids["acme"], "role": "admin",
+                 "created_at": NOW},
+                {"user_id": member, "reseller_id": ids["beta"], "role": "viewer",
+                 "created_at": NOW}])
+            owners = ["acme", "beta", "gamma", None]
+            first = conn.execute(select(tables.client.c.id)).scalars().all()
+            base = max(first, default=0) + 1
+            conn.execute(insert(tables.client), [
+                {"id": base + c, "uid": f"cl_{c:020d}",
+                 "reseller_id": ids.get(owners[c % 4]), "name": f"Client {c}",
+                 "owner_name": "O", "owner_email": f"o{c}@client.example",
+                 "stage": "active", "status": "active", "plan": "business-location",
+                 "seats_allocated": 1, "seats_used": 0, "support_type": "vendor",
+                 "support_access": False, "created_at": NOW, "updated_at": NOW}
+                for c in range(12)])
+            made, rows = [], []
+            for i in rng.sample(range(10_000), 300):
+                client = i % 12
+                end = None if rng.random() < 0.2 else rng.choice(DATES)
+                rows.append({
+                    "id": sub_id(i), "client_id": base + client,
+                    "reseller_id": ids.get(owners[client % 4]),
+                    "plan_code": "enterprise", "plan_name": "Enterprise", "quantity": 1,
+                    "interval": "monthly", "unit_cents": 100,
+                    "status": "pending" if end is None else "active", "auto_renew": True,
+                    "start_date": end, "current_period_end": end,
+                    "activated_at": None if end is None else NOW, "created_at": NOW,
+                    "updated_at": NOW})
+                made.append((sub_id(i), owners[client % 4], end))
+            conn.execute(insert(tables.subscription), rows)
+        return made
+    finally:
+        store.dispose()
+
+
+def in_order(subs: list[tuple], keep=lambda sub: True) -> list[str]:  # noqa: ANN001
+    """The ids as the list must give them."""
+    wanted = [sub for sub in subs if keep(sub)]
+    wanted.sort(key=lambda sub: (sub[2] is None, sub[2] or date.min, sub[0].encode()))
+    return [sub[0] for sub in wanted]
+
+
+def csv_ids(result) -> list[str]:  # noqa: ANN001
+    assert result.exit_code == 0, result.stderr
+    return [row["id"] for row in csv.DictReader(io.StringIO(result.stdout))]
+
+
+def json_ids(result) -> list[str]:  # noqa: ANN001
+    assert result.exit_code == 0, result.stderr
+    return [sub["id"] for sub in json.loads(result.stdout)]
+
+
+def test_every_output_and_scope_lists_in_one_order(seeded, run):  # noqa: ANN001
+    everything = in_order(seeded)
+    assert len(everything) == 300 and len(set(everything)) == 300
+    assert csv_ids(run("subscription", "list", "-o", "csv")) == everything
+    assert json_ids(run("subscription", "list", "-o", "json")) == everything
+    ndjson = run("subscription", "list", "-o", "ndjson").stdout.splitlines()
+    assert [json.loads(line)["id"] for line in ndjson] == everything
+    acme = in_order(seeded, lambda sub: sub[1] == "acme")
+    assert csv_ids(run("subscription", "list", "-r", "acme", "-o", "csv")) == acme
+    assert json_ids(run("subscription", "list", "-r", "acme", "-o", "json")) == acme
+    members = in_order(seeded, lambda sub: sub[1] in ("acme", "beta"))
+    assert csv_ids(run("subscription", "list", "-o", "csv", actor=MEMBER)) == members
+    assert json_ids(run("subscription", "list", "-o", "json", actor=MEMBER)) == members
+    dated = in_order(seeded, lambda sub: sub[2] is not None)
+    assert csv_ids(run("subscription", "list", "--status", "active", "-o", "csv")) == dated
+
+
+@pytest.mark.parametrize(("limit", "offset"), [(50, 0), (50, 100), (7, 233), (100, 250)])
+def test_windows_are_slices_of_the_whole_list(seeded, run, limit, offset):  # noqa: ANN001
+    everything = in_order(seeded)
+    window = run("subscription", "list", "--limit", str(limit), "--offset", str(offset),
+                 "-o", "json")
+    assert json_ids(window) == everything[offset:offset + limit]
+    window_csv = run("subscription", "list", "--limit", str(limit), "--offset", str(offset),
+                     "-o", "csv")
+    assert csv_ids(window_csv) == everything[offset:offset + limit]
