@@ -1,5 +1,6 @@
-"""The order of `subscription list` on both stores: the soonest period end first, the
-subscriptions without one last, ties by id in byte order (RULES: soonest renewal first).
+"""The order and the cells of `subscription list` on both stores: the soonest period end
+first, the subscriptions without one last, ties by id in byte order (RULES: soonest
+renewal first); every CSV cell as the JSON has it (formatted by the database there).
 
 PostgreSQL sorts it as one text key in the "C" collation (subscriptions.list_order);
 SQLite by the three columns. The same rows come out in the same order either way: every
@@ -7,7 +8,9 @@ output (csv through the prepared statements and through SQLAlchemy, json, ndjson
 scope (the whole channel, one reseller, a member's resellers) and every window
 (--limit/--offset). The data is built for the key's edges: many ties on one date, dates
 across a year's end and at the ends of the calendar (years 999 and 9999: the key's date
-must be fixed-width), no date at all, ids of different lengths, cases and characters.
+must be fixed-width), no date at all, ids of different lengths, cases and characters;
+names that start like formulas, with a tab, a CR, a non-ASCII letter, or are empty;
+instants with fractions of a second; on PostgreSQL a session in DateStyle `SQL, DMY`.
 """
 
 from __future__ import annotations
@@ -20,12 +23,18 @@ from datetime import UTC, date, datetime
 
 import pytest
 
+from resellctl.domain.csvfile import FORMULA_START
+from resellctl.domain.subscriptions import OUTPUT
 from resellctl.store.engine import Store
 
 MEMBER = "mia@member.example"  # an admin of acme, a viewer of beta, nothing in gamma
 NOW = datetime(2026, 1, 1, 12, 30, tzinfo=UTC)
+LATER = datetime(2026, 2, 3, 4, 5, 6, 999_999, tzinfo=UTC)  # the cells drop the fraction
+NAMES = ["Plain Co", "=SUM(A1:A9)", "+Plus", "-Minus", "@At", "\tTab first",
+         "\rCR first", "Zoë Café", "東京 支店", "", "'=already", 'Say "hi", twice']
 DATES = [date(999, 3, 4), date(2026, 7, 1), date(2026, 7, 1), date(2027, 12, 31),
          date(2028, 1, 1), date(2028, 1, 10), date(2028, 10, 1), date(9999, 12, 31)]
+INTERVALS = ("monthly", "quarterly", "biannual", "yearly")
 
 
 def sub_id(i: int) -> str:
@@ -67,8 +76,9 @@ def seeded(store_url: str) -> list[tuple]:
             base = max(first, default=0) + 1
             conn.execute(insert(tables.client), [
                 {"id": base + c, "uid": f"cl_{c:020d}",
-                 "reseller_id": ids.get(owners[c % 4]), "name": f"Client {c}",
-                 "owner_name": "O", "owner_email": f"o{c}@client.example",
+                 "reseller_id": ids.get(owners[c % 4]), "name": NAMES[c],
+                 "owner_name": "O", "owner_email": ("=" if c % 5 == 0 else "")
+                 + f"o{c}@client.example",
                  "stage": "active", "status": "active", "plan": "business-location",
                  "seats_allocated": 1, "seats_used": 0, "support_type": "vendor",
                  "support_access": False, "created_at": NOW, "updated_at": NOW}
@@ -80,11 +90,13 @@ def seeded(store_url: str) -> list[tuple]:
                 rows.append({
                     "id": sub_id(i), "client_id": base + client,
                     "reseller_id": ids.get(owners[client % 4]),
-                    "plan_code": "enterprise", "plan_name": "Enterprise", "quantity": 1,
-                    "interval": "monthly", "unit_cents": 100,
+                    "plan_code": "enterprise" if i % 3 else "-plan",
+                    "plan_name": ("Enterprise", "@Pro", "\tTabbed")[i % 3],
+                    "quantity": 1 + i % 7, "interval": INTERVALS[i % 4],
+                    "unit_cents": (100, 333, 1)[i % 3],
                     "status": "pending" if end is None else "active", "auto_renew": True,
                     "start_date": end, "current_period_end": end,
-                    "activated_at": None if end is None else NOW, "created_at": NOW,
+                    "activated_at": None if end is None else LATER, "created_at": NOW,
                     "updated_at": NOW})
                 made.append((sub_id(i), owners[client % 4], end))
             conn.execute(insert(tables.subscription), rows)
@@ -136,3 +148,36 @@ def test_windows_are_slices_of_the_whole_list(seeded, run, limit, offset):  # no
     window_csv = run("subscription", "list", "--limit", str(limit), "--offset", str(offset),
                      "-o", "csv")
     assert csv_ids(window_csv) == everything[offset:offset + limit]
+
+
+def as_cell(key: str, value: object) -> str:
+    """A JSON value as `-o csv` writes it: empty for none, true/false, a leading quote
+    on free text that a spreadsheet would read as a formula."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    text = str(value)
+    free = key in ("client_name", "owner_email", "plan", "plan_name")
+    return "'" + text if free and text.startswith(FORMULA_START) else text
+
+
+@pytest.mark.parametrize("scope", [(), ("-r", "acme")])
+def test_every_cell_is_the_json_value(seeded, run, monkeypatch, scope):  # noqa: ANN001
+    """The whole channel (prepared SQL) and one reseller (SQLAlchemy): both COPYs on
+    PostgreSQL, whatever the session's DateStyle (libpq reads PGDATESTYLE)."""
+    monkeypatch.setenv("PGDATESTYLE", "SQL, DMY")
+    listed = run("subscription", "list", *scope, "-o", "json")
+    assert listed.exit_code == 0, listed.stderr
+    want = [[as_cell(key, sub[key]) for key in OUTPUT] for sub in json.loads(listed.stdout)]
+    exported = run("subscription", "list", *scope, "-o", "csv")
+    assert exported.exit_code == 0, exported.stderr
+    rows = list(csv.reader(io.StringIO(exported.stdout, newline="")))
+    assert rows[0] == list(OUTPUT)
+    assert rows[1:] == want
+    assert len(want) >= 50
+    cells = {key: {row[n] for row in rows[1:]} for n, key in enumerate(OUTPUT)}
+    assert "2026-02-03T04:05:06Z" in cells["activated_at"]
+    assert {"0999-03-04", "9999-12-31", ""} <= cells["current_period_end"]
+    assert {"'=SUM(A1:A9)", "'\tTab first", "'-plan", "'@Pro"} & (
+        cells["client_name"] | cells["plan"] | cells["plan_name"])

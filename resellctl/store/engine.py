@@ -148,6 +148,27 @@ def _configure_sqlite(engine: Engine) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
+def set_up_postgres(dbapi_connection: Any) -> None:
+    """Every PostgreSQL connection of the store speaks DateStyle ISO, whatever the
+    server's, the role's or PGDATESTYLE's: psycopg reads timestamps only in ISO (in
+    `SQL, DMY` every command stopped with an internal error), and the CSV cells cast
+    dates and timestamps to their text (store/sql.py). One round trip per connection."""
+    autocommit = dbapi_connection.autocommit
+    dbapi_connection.autocommit = True  # no transaction left open by the SET
+    try:
+        dbapi_connection.execute("SET DateStyle TO ISO")
+    finally:
+        dbapi_connection.autocommit = autocommit
+
+
+def _configure_postgres(engine: Engine) -> None:
+    from sqlalchemy import event
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record):  # noqa: ANN001
+        set_up_postgres(dbapi_connection)
+
+
 def make_engine(url: str) -> Engine:
     from sqlalchemy import create_engine
     from sqlalchemy.exc import ArgumentError
@@ -161,6 +182,7 @@ def make_engine(url: str) -> Engine:
         _quiet_driver_warnings()
         engine = create_engine(url, pool_pre_ping=False, connect_args={"connect_timeout": 5})
         _check_conninfo(engine)
+        _configure_postgres(engine)
         return engine
     except (ArgumentError, ValueError) as exc:  # a mistyped URL is bad input, not a bug
         raise _invalid_url(given, exc) from exc
@@ -308,9 +330,11 @@ class Store:
         _quiet_driver_warnings()
         conninfo = "postgresql://" + self.url.partition("://")[2]
         try:
-            return psycopg.connect(conninfo, connect_timeout=5)
+            dbapi = psycopg.connect(conninfo, connect_timeout=5)
         except psycopg.ProgrammingError as exc:  # libpq could not parse the URL
             raise _invalid_url(self.url, exc) from exc
+        set_up_postgres(dbapi)
+        return dbapi
 
     def dispose(self) -> None:
         if self._engine is not None:
