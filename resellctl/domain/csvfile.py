@@ -7,7 +7,6 @@ No third-party imports: `--help` stays fast.
 
 from __future__ import annotations
 
-import codecs
 import csv
 import io
 import itertools
@@ -124,7 +123,7 @@ def write_cursor(cursor: Any, out: TextIO, *, header: bool = True) -> None:
     `header`. From SQLite into UTF-8 over a binary buffer (a file, stdout), the cells
     come as the UTF-8 bytes SQLite holds and are joined as such: no str is made for
     each of them (a fifth of the fetch's CPU, docs/performance.md, Subscriptions)."""
-    from resellctl.store.copyout import fetched
+    from resellctl.store.copyout import fetched, utf8_buffer
 
     if header:
         out.write(",".join(column[0] for column in cursor.description) + "\n")
@@ -139,14 +138,6 @@ def write_cursor(cursor: Any, out: TextIO, *, header: bool = True) -> None:
         _write_utf8_rows(fetched(cursor), raw)
     finally:
         connection.text_factory = str
-
-
-def utf8_buffer(out: TextIO) -> Any:
-    """The binary buffer under a text stream that writes UTF-8, else None."""
-    buffer, encoding = getattr(out, "buffer", None), getattr(out, "encoding", None)
-    if buffer is None or not encoding or codecs.lookup(encoding).name != "utf-8":
-        return None
-    return buffer
 
 
 def _write_utf8_rows(rows: Iterable[Sequence], raw: Any) -> None:

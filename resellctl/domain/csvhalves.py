@@ -35,7 +35,8 @@ from typing import TextIO
 if __name__ == "__main__":  # the helper, run without site-packages: the package by path
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(__file__))))
 
-from resellctl.domain.csvfile import utf8_buffer, write_cursor  # noqa: E402
+from resellctl.domain.csvfile import write_cursor  # noqa: E402
+from resellctl.store.copyout import utf8_buffer  # noqa: E402
 
 LOCK_WAIT_S = 0.2  # a writer holding the lock longer: no split
 START_WAIT_S = 2.0  # for the helper's `ready` (writers wait meanwhile); later: no split
