@@ -29,6 +29,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
+from helpers import three_resellers
 from test_entrypoint import clean_env, entry_point
 
 from resellctl.domain import csvhalves, subscription_csv, subscriptions
@@ -78,7 +79,7 @@ def seed(url: str, subs: int, pending_share: float, *, clients: int = 40,
     tricky names (one in four direct: no reseller); `subs` subscriptions, a share of
     them pending (no dates), the rest of several statuses on a few repeated end dates.
     Bulk inserts (bench/subscriptions.py's idea). Returns the subscription ids."""
-    from sqlalchemy import insert, select
+    from sqlalchemy import insert
 
     from resellctl.store import tables
 
@@ -86,21 +87,7 @@ def seed(url: str, subs: int, pending_share: float, *, clients: int = 40,
     store = Store(url)
     try:
         with store.write() as conn:
-            conn.execute(insert(tables.user_account).values(
-                email=MEMBER, name="Mia", is_super_admin=False, created_at=NOW))
-            member = conn.execute(select(tables.user_account.c.id).where(
-                tables.user_account.c.email == MEMBER)).scalar_one()
-            conn.execute(insert(tables.reseller), [
-                {"slug": slug, "name": slug.title(), "owner_id": member, "is_active": True,
-                 "partner_supported": False, "license_count": 10, "license_used": 0,
-                 "balance_cents": 0, "branding": {}, "created_at": NOW, "updated_at": NOW}
-                for slug in ("acme", "beta", "gamma")])
-            ids = dict(conn.execute(select(tables.reseller.c.slug, tables.reseller.c.id)).all())
-            conn.execute(insert(tables.membership), [
-                {"user_id": member, "reseller_id": ids["acme"], "role": "admin",
-                 "created_at": NOW},
-                {"user_id": member, "reseller_id": ids["beta"], "role": "viewer",
-                 "created_at": NOW}])
+            ids = three_resellers(conn, MEMBER, NOW)
             owners = [ids["acme"], ids["beta"], ids["gamma"], None]
             conn.execute(insert(tables.client), [
                 {"id": c + 1, "uid": f"cl_{c:06d}", "reseller_id": owners[c % 4],

@@ -22,6 +22,7 @@ import random
 from datetime import UTC, date, datetime
 
 import pytest
+from helpers import three_resellers
 
 from resellctl.domain.csvfile import FORMULA_START
 from resellctl.domain.subscriptions import OUTPUT
@@ -56,21 +57,7 @@ def seeded(store_url: str) -> list[tuple]:
     store = Store(store_url)
     try:
         with store.write() as conn:
-            conn.execute(insert(tables.user_account).values(
-                email=MEMBER, name="Mia", is_super_admin=False, created_at=NOW))
-            member = conn.execute(select(tables.user_account.c.id).where(
-                tables.user_account.c.email == MEMBER)).scalar_one()
-            conn.execute(insert(tables.reseller), [
-                {"slug": slug, "name": slug.title(), "owner_id": member, "is_active": True,
-                 "partner_supported": False, "license_count": 10, "license_used": 0,
-                 "balance_cents": 0, "branding": {}, "created_at": NOW, "updated_at": NOW}
-                for slug in ("acme", "beta", "gamma")])
-            ids = dict(conn.execute(select(tables.reseller.c.slug, tables.reseller.c.id)).all())
-            conn.execute(insert(tables.membership), [
-                {"user_id": member, "reseller_id": ids["acme"], "role": "admin",
-                 "created_at": NOW},
-                {"user_id": member, "reseller_id": ids["beta"], "role": "viewer",
-                 "created_at": NOW}])
+            ids = three_resellers(conn, MEMBER, NOW)
             owners = ["acme", "beta", "gamma", None]
             first = conn.execute(select(tables.client.c.id)).scalars().all()
             base = max(first, default=0) + 1
