@@ -19,6 +19,7 @@ import csv
 import io
 import json
 import random
+import uuid
 from datetime import UTC, date, datetime
 
 import pytest
@@ -32,7 +33,7 @@ MEMBER = "mia@member.example"  # an admin of acme, a viewer of beta, nothing in 
 NOW = datetime(2026, 1, 1, 12, 30, tzinfo=UTC)
 LATER = datetime(2026, 2, 3, 4, 5, 6, 999_999, tzinfo=UTC)  # the cells drop the fraction
 NAMES = ["Plain Co", "=SUM(A1:A9)", "+Plus", "-Minus", "@At", "\tTab first",
-         "\rCR first", "Zoë Café", "東京 支店", "", "'=already", 'Say "hi", twice']
+         "\rCR first", "Zoë Café", "東京 支店", "", "'=already", "株式会社, \"東京\""]
 DATES = [date(999, 3, 4), date(2026, 7, 1), date(2026, 7, 1), date(2027, 12, 31),
          date(2028, 1, 1), date(2028, 1, 10), date(2028, 10, 1), date(9999, 12, 31)]
 INTERVALS = ("monthly", "quarterly", "biannual", "yearly")
@@ -47,6 +48,10 @@ def sub_id(i: int) -> str:
 
 @pytest.fixture
 def seeded(store_url: str) -> list[tuple]:
+    return seed(store_url)
+
+
+def seed(store_url: str) -> list[tuple]:
     """Resellers acme, beta, gamma and direct clients; 300 subscriptions, a fifth
     without a period end. Returns (id, reseller slug, period end) of each."""
     from sqlalchemy import insert, select
@@ -78,7 +83,7 @@ def seeded(store_url: str) -> list[tuple]:
                     "id": sub_id(i), "client_id": base + client,
                     "reseller_id": ids.get(owners[client % 4]),
                     "plan_code": "enterprise" if i % 3 else "-plan",
-                    "plan_name": ("Enterprise", "@Pro", "\tTabbed")[i % 3],
+                    "plan_name": ("Enterprise", "@Pro", "\tTabbed", "会員")[i % 4],
                     "quantity": 1 + i % 7, "interval": INTERVALS[i % 4],
                     "unit_cents": (100, 333, 1)[i % 3],
                     "status": "pending" if end is None else "active", "auto_renew": True,
@@ -154,6 +159,39 @@ def test_every_cell_is_the_json_value(seeded, run, monkeypatch, scope):  # noqa:
     """The whole channel (prepared SQL) and one reseller (SQLAlchemy): both COPYs on
     PostgreSQL, whatever the session's DateStyle (libpq reads PGDATESTYLE)."""
     monkeypatch.setenv("PGDATESTYLE", "SQL, DMY")
+    cells_match_json(run, scope)
+
+
+def test_a_postgresql_database_in_euc_jp(store_url):  # noqa: ANN001
+    """A multibyte server encoding other than UTF-8: names that begin with Japanese
+    characters export, and arrive in the client's UTF-8 (ascii(), a cheaper formula
+    guard, failed here: `requested character too large`)."""
+    if not store_url.startswith("postgresql"):
+        pytest.skip("PostgreSQL-only: a database of another encoding")
+    from urllib.parse import urlsplit, urlunsplit
+
+    import psycopg
+    from conftest import ADMIN, Runner, _init_store, pg_base_url
+
+    name = "rsl_eucjp_" + uuid.uuid4().hex[:12]  # databases are the server's, not a schema
+    with psycopg.connect(pg_base_url(), autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name} ENCODING 'EUC_JP' LC_COLLATE 'C' "
+                     "LC_CTYPE 'C' TEMPLATE template0")
+    try:
+        url = urlunsplit(urlsplit(pg_base_url())._replace(path="/" + name))
+        _init_store(url)
+        seed(url)
+        run = Runner(url, ADMIN)
+        cells_match_json(run, ())
+        exported = run("client", "list", "-o", "csv")
+        assert exported.exit_code == 0, exported.stderr
+        assert "株式会社" in exported.stdout and "東京 支店" in exported.stdout
+    finally:
+        with psycopg.connect(pg_base_url(), autocommit=True) as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def cells_match_json(run, scope: tuple) -> None:  # noqa: ANN001
     listed = run("subscription", "list", *scope, "-o", "json")
     assert listed.exit_code == 0, listed.stderr
     want = [[as_cell(key, sub[key]) for key in OUTPUT] for sub in json.loads(listed.stdout)]

@@ -152,7 +152,8 @@ def set_up_postgres(dbapi_connection: Any) -> None:
     """Every PostgreSQL connection of the store speaks DateStyle ISO, whatever the
     server's, the role's or PGDATESTYLE's: psycopg reads timestamps only in ISO (in
     `SQL, DMY` every command stopped with an internal error), and the CSV cells cast
-    dates and timestamps to their text (store/sql.py). One round trip per connection."""
+    dates and timestamps to their text (store/sql.py). One round trip per connection;
+    for a connection just opened (idle: no transaction of its own yet)."""
     autocommit = dbapi_connection.autocommit
     dbapi_connection.autocommit = True  # no transaction left open by the SET
     try:
@@ -333,7 +334,11 @@ class Store:
             dbapi = psycopg.connect(conninfo, connect_timeout=5)
         except psycopg.ProgrammingError as exc:  # libpq could not parse the URL
             raise _invalid_url(self.url, exc) from exc
-        set_up_postgres(dbapi)
+        try:
+            set_up_postgres(dbapi)
+        except BaseException:
+            dbapi.close()
+            raise
         return dbapi
 
     def dispose(self) -> None:

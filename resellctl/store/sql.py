@@ -36,19 +36,14 @@ def iso_date(column: Any, dialect: str) -> Any:
     return type_coerce(column, String)  # SQLite keeps dates as that text
 
 
-def spreadsheet_safe(column: Any, formula_start: tuple[str, ...], dialect: str) -> Any:
+def spreadsheet_safe(column: Any, formula_start: tuple[str, ...]) -> Any:
     """A text column with a leading quote added where a spreadsheet would see a formula
     (the characters written into the SQL: a prepared statement holds no IN list of
-    parameters, domain/queries.py). PostgreSQL compares the first character's code,
-    ascii() (0.05 against 0.11 s of CPU per 300,000 values for substr(); SQLite's
-    unicode() is no cheaper than its substr())."""
-    if dialect == "postgresql":
-        codes = ", ".join(str(ord(start)) for start in formula_start)
-        first = func.ascii(column).op("IN")(literal_column(f"({codes})"))
-    else:
-        starts = ", ".join("'" + start.replace("'", "''") + "'" for start in formula_start)
-        first = func.substr(column, 1, 1).op("IN")(literal_column(f"({starts})"))
-    return case((first, literal_column("''''", String) + column), else_=column)
+    parameters, domain/queries.py). Not PostgreSQL's cheaper ascii(): it fails on a
+    non-ASCII first character in a multibyte encoding other than UTF-8 (EUC_JP...)."""
+    starts = ", ".join("'" + start.replace("'", "''") + "'" for start in formula_start)
+    return case((func.substr(column, 1, 1).op("IN")(literal_column(f"({starts})")),
+                 literal_column("''''", String) + column), else_=column)
 
 
 def true_false(column: Any) -> Any:
