@@ -138,6 +138,19 @@ def test_a_link_token_never_begins_with_a_dash(monkeypatch):
     assert token == "B" * 43 and digest == tokens.digest(token)
 
 
+def test_ids_made_in_one_millisecond_keep_their_width_and_order(monkeypatch):
+    """The highest random start of the tail, then a thousand ids in the same
+    millisecond: all `sub_` and 17 hex digits, each after the one before."""
+    from resellctl.domain import tokens
+
+    monkeypatch.setattr(tokens.time, "time_ns", lambda: 1_800_000_000_000_000_000)
+    monkeypatch.setattr(tokens.secrets, "randbits", lambda bits: (1 << bits) - 1)
+    monkeypatch.setattr(tokens, "_last", [0, 0])
+    made = [tokens.new_id("sub") for _ in range(1000)]
+    assert {len(made_id) for made_id in made} == {len("sub_") + 17}
+    assert made == sorted(made) and len(set(made)) == 1000
+
+
 def test_a_dash_token_from_an_older_version_passes_after_a_double_dash(channel, at, run):
     """Links made before tokens avoided a leading `-` are still read: after `--`, or
     as the whole URL (an unknown one here: exit 3, not a usage error)."""

@@ -66,8 +66,10 @@ _last = [0, 0]
 
 
 def new_id(prefix: str) -> str:
-    """Time-ordered id: `prefix_` and 17 hex digits (ms clock and a random tail)."""
+    """Time-ordered id: `prefix_` and 17 hex digits (ms clock and a random tail). The
+    tail starts below 2**23 and counts up within one millisecond: over 8 million ids
+    before it could outgrow its 6 digits (and sort before the ids just made)."""
     now_ms = time.time_ns() // 1_000_000
-    tail = secrets.randbits(24) if now_ms > _last[0] else _last[1] + 1
+    tail = secrets.randbits(23) if now_ms > _last[0] else _last[1] + 1
     _last[0], _last[1] = max(now_ms, _last[0]), tail
     return f"{prefix}_{_last[0]:011x}{tail:06x}"
