@@ -342,7 +342,7 @@ def _cells(dialect: str) -> list:
              "created_at": iso_instant(SUB.c.created_at, dialect)}
     # Free text; the rest is ours (a reseller slug cannot start with a formula character)
     text = ("client_name", "owner_email", "plan", "plan_name")
-    return [(spreadsheet_safe(cells[key], csvfile.FORMULA_START) if key in text
+    return [(spreadsheet_safe(cells[key], csvfile.FORMULA_START, dialect) if key in text
              else cells[key]).label(key) for key in OUTPUT]
 
 

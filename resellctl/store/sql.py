@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, TextIO
 
-from sqlalchemy import String, Text, case, cast, func, literal_column, null, type_coerce
+from sqlalchemy import String, Text, and_, case, cast, func, literal_column, null, type_coerce
 from sqlalchemy.engine import Connection
 
 from resellctl.store import copyout
@@ -36,14 +36,21 @@ def iso_date(column: Any, dialect: str) -> Any:
     return type_coerce(column, String)  # SQLite keeps dates as that text
 
 
-def spreadsheet_safe(column: Any, formula_start: tuple[str, ...]) -> Any:
+def spreadsheet_safe(column: Any, formula_start: tuple[str, ...], dialect: str) -> Any:
     """A text column with a leading quote added where a spreadsheet would see a formula
     (the characters written into the SQL: a prepared statement holds no IN list of
-    parameters, domain/queries.py). Not PostgreSQL's cheaper ascii(): it fails on a
-    non-ASCII first character in a multibyte encoding other than UTF-8 (EUC_JP...)."""
-    starts = ", ".join("'" + start.replace("'", "''") + "'" for start in formula_start)
-    return case((func.substr(column, 1, 1).op("IN")(literal_column(f"({starts})")),
-                 literal_column("''''", String) + column), else_=column)
+    parameters, domain/queries.py). PostgreSQL looks the first character up in the
+    string of them, strpos(), at half the CPU of an IN list of substr()'s text (not
+    ascii(), cheaper still: it fails on a non-ASCII first character in a multibyte
+    encoding other than UTF-8, EUC_JP...); the empty string stays as it is."""
+    if dialect == "postgresql":
+        starts = "".join(formula_start).replace("'", "''")
+        first = and_(func.strpos(literal_column(f"'{starts}'", String),
+                                 func.left(column, 1)) > 0, column != "")
+    else:
+        starts = ", ".join("'" + start.replace("'", "''") + "'" for start in formula_start)
+        first = func.substr(column, 1, 1).op("IN")(literal_column(f"({starts})"))
+    return case((first, literal_column("''''", String) + column), else_=column)
 
 
 def true_false(column: Any) -> Any:
