@@ -52,13 +52,17 @@ def load(path: Path | None = None) -> Config:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         return Config()
+    except OSError as exc:  # a directory, no permission, ...
+        raise Invalid(f"cannot read config file {path}: {exc.strerror or exc}",
+                      hint="point RESELLCTL_CONFIG at a file, or fix its permissions") from exc
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise Invalid(f"config file {path} is not valid TOML: {exc}",
                       hint="fix or remove the file") from exc
     contexts, current = data.get("contexts", {}), data.get("current_context")
     if (not isinstance(contexts, dict) or not all(isinstance(v, dict) for v in contexts.values())
+            or not all(isinstance(b, str) for v in contexts.values() for b in v.values())
             or not isinstance(current, str | None)):
-        raise Invalid(f"config file {path}: `contexts` must hold tables and "
+        raise Invalid(f"config file {path}: `contexts` must hold tables of strings and "
                       "`current_context` must be a string", hint="fix or remove the file")
     profiles = {str(k): {str(a): str(b) for a, b in v.items()} for k, v in contexts.items()}
     return Config(current=current, profiles=profiles)

@@ -63,8 +63,8 @@ def report_internal(exc: BaseException, *, as_json: bool) -> int:
         say(json.dumps({"error": {"code": "internal", "message": message,
                                   "exit_code": INTERNAL}}) + "\n")
     else:
-        say(f"Error: {message}\nHint: rerun with --debug to see the traceback, "
-            "and please report it\n")
+        say(f"Error: {message} (rerun with --debug to see the traceback, and please "
+            "report it)\n")
     return INTERNAL
 
 

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.engine import Connection
 
-from resellctl.domain import audit, clock, settings
+from resellctl.domain import audit, clock, settings, validate
 from resellctl.domain.access import load_actor, require_super_admin
 from resellctl.domain.context import Ctx
 from resellctl.domain.errors import Invalid, NotFound
@@ -30,9 +30,11 @@ def _tiers(raw: Any, where: str) -> list[dict]:
             raise Invalid(f"{where}: each tier needs exactly `min` and `unit_cents`",
                           code="invalid_catalog")
         low, cents = item["min"], item["unit_cents"]
-        if type(low) is not int or type(cents) is not int or low < 1 or cents < 0:
-            raise Invalid(f"{where}: `min` must be an integer ≥ 1 and `unit_cents` an "
-                          "integer ≥ 0", code="invalid_catalog")
+        if (type(low) is not int or type(cents) is not int or not 1 <= low <= validate.MAX_COUNT
+                or not 0 <= cents <= validate.MAX_CENTS):
+            raise Invalid(f"{where}: `min` must be an integer from 1 to "
+                          f"{validate.MAX_COUNT:,} and `unit_cents` one from 0 to "
+                          f"{validate.MAX_CENTS:,}", code="invalid_catalog")
         tiers.append({"min": low, "unit_cents": cents})
     tiers.sort(key=lambda t: t["min"])
     if tiers[0]["min"] != 1 or len({t["min"] for t in tiers}) != len(tiers):

@@ -7,7 +7,8 @@ from datetime import timedelta
 
 from resellctl.domain.errors import Invalid
 
-_DURATION = re.compile(r"^\s*(\d{1,6})\s*([smhdw])\s*$")
+_DURATION = re.compile(r"^\s*(\d{1,6})\s*([smhdw])\s*\Z", re.ASCII)
+MAX = timedelta(days=36_525)  # 100 years: now + MAX stays a date every store can hold
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
 
@@ -16,7 +17,11 @@ def parse(text: str, field: str = "duration") -> timedelta:
     if not match or int(match.group(1)) == 0:
         raise Invalid(f"{field} `{text}` is not a duration like 30m, 8h, 7d or 2w",
                       code="invalid_duration")
-    return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+    value = timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+    if value > MAX:
+        raise Invalid(f"{field} `{text}` is longer than 100 years (36525d)",
+                      code="invalid_duration")
+    return value
 
 
 def render(value: timedelta) -> str:

@@ -10,15 +10,16 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import BigInteger, cast, func, insert, select, update
 from sqlalchemy.engine import Connection
 
-from resellctl.domain import clock, money, settings
-from resellctl.domain.errors import Insufficient
+from resellctl.domain import clock, money, settings, validate
+from resellctl.domain.errors import Insufficient, Invalid
 from resellctl.store import tables
 
 LEDGER = tables.ledger_entry
 RESELLER = tables.reseller
+MAX_BALANCE = validate.MAX_CENTS  # the balance column's range on every store
 KINDS = ("top_up", "adjustment", "license_purchase", "activation", "renewal", "refund")
 
 
@@ -30,15 +31,19 @@ def post(conn: Connection, reseller_id: int, kind: str, amount_cents: int, actor
          *, reference: str | None = None, subscription_id: str | None = None) -> dict:
     """Move money on a balance; refuses (exit 7) to take it below zero. Returns the entry."""
     assert kind in KINDS, kind
+    after = cast(RESELLER.c.balance_cents, BigInteger) + amount_cents  # no int4 overflow
     balance = conn.execute(
         update(RESELLER)
-        .where(RESELLER.c.id == reseller_id, RESELLER.c.balance_cents + amount_cents >= 0)
+        .where(RESELLER.c.id == reseller_id, after >= 0, after <= MAX_BALANCE)
         .values(balance_cents=RESELLER.c.balance_cents + amount_cents)
         .returning(RESELLER.c.balance_cents)).scalar()
     if balance is None:
         have = conn.execute(select(RESELLER.c.balance_cents)
                             .where(RESELLER.c.id == reseller_id)).scalar_one()
         currency = store_currency(conn)
+        if amount_cents > 0:
+            raise Invalid(f"the balance would exceed {money.format_cents(MAX_BALANCE, currency)}",
+                          code="invalid_amount")
         raise Insufficient(f"balance too low: {money.format_cents(have, currency)} available, "
                            f"{money.format_cents(-amount_cents, currency)} needed",
                            code="insufficient_balance",
@@ -65,7 +70,8 @@ def ledger_sum(conn: Connection, reseller_id: int) -> int:
                         .where(LEDGER.c.reseller_id == reseller_id)).scalar_one()
 
 
-def history(conn: Connection, reseller_id: int, *, since: date | None, limit: int) -> list[dict]:
+def history(conn: Connection, reseller_id: int, *, since: date | None,
+            limit: int | None) -> list[dict]:
     query = (select(LEDGER).where(LEDGER.c.reseller_id == reseller_id)
              .order_by(LEDGER.c.id.desc()).limit(limit))
     if since:

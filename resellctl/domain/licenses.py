@@ -9,6 +9,8 @@ way the check and the change are one step, so a pool can never be oversold
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import and_, bindparam, case, func, insert, select, update
 from sqlalchemy.engine import Connection
 
@@ -21,7 +23,7 @@ from resellctl.domain.access import (
     reseller_row,
 )
 from resellctl.domain.context import Ctx
-from resellctl.domain.errors import Conflict, Insufficient, Partial
+from resellctl.domain.errors import Conflict, Insufficient, Invalid, Partial
 from resellctl.store import tables
 
 CLIENT = tables.client
@@ -98,12 +100,12 @@ def quote(ctx: Ctx, quantity: int) -> dict:
 
 def grant(ctx: Ctx, slug: str, quantity: int, reason: str | None) -> dict:
     """Add licences to a pool without charge (super admin)."""
-    return _change_count(ctx, slug, validate.positive(quantity, "QUANTITY"), reason)
+    return _change_count(ctx, slug, validate.count(quantity, "QUANTITY"), reason)
 
 
 def revoke(ctx: Ctx, slug: str, quantity: int, reason: str | None) -> dict:
     """Remove free licences from a pool (super admin); licences in use stay."""
-    return _change_count(ctx, slug, -validate.positive(quantity, "QUANTITY"), reason)
+    return _change_count(ctx, slug, -validate.count(quantity, "QUANTITY"), reason)
 
 
 def _change_count(ctx: Ctx, slug: str, delta: int, reason: str | None) -> dict:
@@ -112,6 +114,7 @@ def _change_count(ctx: Ctx, slug: str, delta: int, reason: str | None) -> dict:
         actor = load_actor(conn, ctx.actor)
         require_super_admin(actor, f"{verb} licences")
         row = reseller_row(conn, actor, slug)
+        _room(row, delta)
         after = conn.execute(
             update(RESELLER)
             .where(RESELLER.c.id == row.id,
@@ -133,7 +136,7 @@ def _change_count(ctx: Ctx, slug: str, delta: int, reason: str | None) -> dict:
 
 def purchase(ctx: Ctx, slug: str, quantity: int, idempotency_key: str | None = None) -> dict:
     """Buy licences at the tier price, paid from the balance, in one transaction."""
-    validate.positive(quantity, "QUANTITY")
+    validate.count(quantity, "QUANTITY")
     with ctx.store.write() as conn:
         actor = load_actor(conn, ctx.actor)
         row = reseller_row(conn, actor, slug)
@@ -143,7 +146,16 @@ def purchase(ctx: Ctx, slug: str, quantity: int, idempotency_key: str | None = N
             lambda: _purchase(conn, actor, row, quantity))
 
 
+def _room(row: Any, added: int) -> None:
+    """Refuse (exit 5) a pool that would grow past the stores' integer range."""
+    if row.license_count + added > validate.MAX_COUNT:
+        raise Invalid(f"reseller `{row.slug}` would hold {row.license_count + added:,} "
+                      f"licences, more than the {validate.MAX_COUNT:,} a pool can hold",
+                      code="invalid_quantity")
+
+
 def _purchase(conn: Connection, actor, row, quantity: int) -> dict:  # noqa: ANN001
+    _room(row, quantity)
     quote_ = price(catalog.license_tiers(conn), quantity)
     entry = ledger.post(conn, row.id, "license_purchase", -quote_["total_cents"], actor.email,
                         reference=f"{quantity} licences at "

@@ -25,7 +25,9 @@ def parse_amount(text: str, *, allow_negative: bool = False, field: str = "AMOUN
         cents = -cents
     if cents == 0:
         raise Invalid(f"{field} must not be zero", code="invalid_amount")
-    return cents
+    from resellctl.domain import validate
+
+    return validate.amount(cents, field)
 
 
 SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥", "CAD": "CA$", "AUD": "A$",

@@ -104,7 +104,8 @@ def create(ctx: Ctx, slug: str, name: str, owner: str, *, licenses: int = 0,
            inactive: bool = False, partner_supported: bool = False) -> dict:
     slug = validate.slug(slug)
     name = validate.name(name)
-    validate.non_negative(licenses, "--licenses")
+    if licenses:
+        validate.count(validate.non_negative(licenses, "--licenses"), "--licenses")
     with ctx.store.write() as conn:
         actor = load_actor(conn, ctx.actor)
         require_super_admin(actor, "create resellers")
@@ -353,6 +354,7 @@ def top_up(ctx: Ctx, slug: str, amount_cents: int, reference: str | None = None,
            idempotency_key: str | None = None) -> dict:
     if amount_cents <= 0:
         raise Invalid("a top-up must be positive", code="invalid_amount")
+    validate.amount(amount_cents, "the amount")
     return _move(ctx, slug, "top_up", amount_cents, reference, idempotency_key)
 
 
@@ -361,11 +363,12 @@ def adjust(ctx: Ctx, slug: str, amount_cents: int, reason: str,
     reason = validate.optional_text(reason, "--reason", 500) or ""
     if not reason:
         raise Invalid("an adjustment needs a --reason", code="reason_required")
+    validate.amount(amount_cents, "the amount")
     return _move(ctx, slug, "adjustment", amount_cents, reason, idempotency_key)
 
 
 def balance_history(ctx: Ctx, slug: str, since: date | None = None,
-                    limit: int = 50) -> list[dict]:
+                    limit: int | None = None) -> list[dict]:
     with ctx.store.read() as conn:
         row = reseller_row(conn, load_actor(conn, ctx.actor), slug)
         return ledger.history(conn, row.id, since=since, limit=limit)

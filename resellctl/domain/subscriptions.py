@@ -150,9 +150,19 @@ def _unit(plan: Any, interval: str, quantity: int, unit_cents: int | None) -> in
     return tier_price(plan.prices[interval], quantity)["unit_cents"]
 
 
+def period_cents(quantity: int, unit_cents: int) -> int:
+    """One period's price; refused (exit 5) past the largest amount a balance moves."""
+    period = quantity * unit_cents
+    if period > validate.MAX_CENTS:
+        raise Invalid(f"{quantity:,} × {unit_cents:,} cents is more than the largest period "
+                      f"price ({validate.MAX_CENTS:,} cents)", code="invalid_quantity",
+                      hint="use a smaller --quantity or --unit-price")
+    return period
+
+
 def quote(ctx: Ctx, plan_code: str, quantity: int, interval: str | None = None) -> dict:
     """Price QUANTITY units of a plan: the tier, unit and period price, MRR, next tier."""
-    validate.positive(quantity, "--quantity")
+    validate.count(quantity, "--quantity")
     with ctx.store.read() as conn:
         load_actor(conn, ctx.actor)
         plan = _plan(conn, plan_code)
@@ -165,7 +175,7 @@ def quote(ctx: Ctx, plan_code: str, quantity: int, interval: str | None = None) 
                 "mrr_cents": None, "currency": currency, "next_tier_min": None,
                 "next_tier_unit_cents": None, "note": "custom plan: priced per contract"}
     tier = tier_price(plan.prices[interval], quantity)
-    period = quantity * tier["unit_cents"]
+    period = period_cents(quantity, tier["unit_cents"])
     return {**result, "tier_min": tier["tier_min"], "unit_cents": tier["unit_cents"],
             "period_cents": period, "mrr_cents": mrr_of(period, interval),
             "currency": currency, "next_tier_min": tier["next_tier_min"],
@@ -370,9 +380,11 @@ def create(ctx: Ctx, uid: str, plan_code: str, quantity: int, *, interval: str |
     """A pending subscription for a client, its unit price locked from the catalog."""
     from resellctl.domain import clients
 
-    validate.positive(quantity, "--quantity")
+    validate.count(quantity, "--quantity")
     if unit_cents is not None and unit_cents < 0:
         raise Invalid("--unit-price must not be negative", code="invalid_amount")
+    if unit_cents is not None:
+        validate.amount(unit_cents, "--unit-price")
     with ctx.store.write() as conn:
         actor = load_actor(conn, ctx.actor)
         client = clients.writable(conn, actor, uid, "create subscriptions")
@@ -382,6 +394,7 @@ def create(ctx: Ctx, uid: str, plan_code: str, quantity: int, *, interval: str |
         plan = _plan(conn, plan_code)
         interval = _interval(plan, interval)
         unit = _unit(plan, interval, quantity, unit_cents)
+        period_cents(quantity, unit)
         if support_type is not None:
             clients.change_support(conn, actor, client, support_type)
         now, sub_id = clock.now(), tokens.new_id("sub")
@@ -554,7 +567,7 @@ def edit(ctx: Ctx, sub_id: str, *, quantity: int | None = None, interval: str | 
         raise UsageError("nothing to change: give --quantity, --interval or --auto-renew",
                          code="nothing_to_change", hint="see `resellctl subscription edit --help`")
     if quantity is not None:
-        validate.positive(quantity, "--quantity")
+        validate.count(quantity, "--quantity")
     with ctx.store.write() as conn:
         actor = load_actor(conn, ctx.actor)
         row = _writable(conn, actor, sub_id, "edit subscriptions")
@@ -585,6 +598,7 @@ def _terms(conn: Connection, row: Any, quantity: int | None, interval: str | Non
     interval = _interval(plan, interval)
     unit = (current_unit if plan.custom
             else tier_price(plan.prices[interval], quantity)["unit_cents"])
+    period_cents(quantity, unit)
     if row.status == "pending":
         return {"quantity": quantity, "interval": interval, "unit_cents": unit}
     same = (quantity, interval, unit) == (row.quantity, row.interval, row.unit_cents)

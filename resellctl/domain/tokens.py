@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 from resellctl.domain.errors import NotFound
 
-TOKEN = re.compile(r"^[A-Za-z0-9_-]{43}$")
+TOKEN = re.compile(r"^[A-Za-z0-9_-]{43}\Z")
 
 
 def new_token() -> tuple[str, str]:

@@ -7,10 +7,10 @@ import re
 from resellctl.domain.errors import Invalid
 
 EMAIL = re.compile(r"^[^@\s,;<>()\[\]\"]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
-                   r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$")
-SLUG = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
-HOST = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
-COLOUR = re.compile(r"^#[0-9A-Fa-f]{6}$")
+                   r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+\Z")
+SLUG = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\Z")
+HOST = re.compile(r"^(?=.{1,253}\Z)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}\Z")
+COLOUR = re.compile(r"^#[0-9A-Fa-f]{6}\Z")
 MAX_NAME = 200
 _NO_DIGITS = str.maketrans("", "", "0123456789")
 
@@ -80,7 +80,7 @@ def https_url(value: str, field: str, *, loopback_http: bool = False,
     return text
 
 
-API_TOKEN = re.compile(r"^rsl_[A-Za-z0-9_-]{43}$")
+API_TOKEN = re.compile(r"^rsl_[A-Za-z0-9_-]{43}\Z")
 
 
 def api_token(value: str) -> bool:
@@ -111,3 +111,23 @@ def positive(value: int, field: str) -> int:
     if value <= 0:
         raise Invalid(f"{field} must be 1 or more (got {value})", code="invalid_quantity")
     return value
+
+
+MAX_COUNT = 2_147_483_647  # quantities and licence pools: the stores' INTEGER (int4) range
+MAX_CENTS = 2_147_483_647  # amounts and balances ($21,474,836.47): the same columns' range
+
+
+def count(value: int, field: str) -> int:
+    """A quantity: 1 <= value <= MAX_COUNT (exit 5 otherwise)."""
+    if positive(value, field) > MAX_COUNT:
+        raise Invalid(f"{field} must be at most {MAX_COUNT:,} (got {value})",
+                      code="invalid_quantity")
+    return value
+
+
+def amount(cents: int, field: str) -> int:
+    """An amount in cents within the 12 digits people may type (exit 5 otherwise)."""
+    if abs(cents) > MAX_CENTS:
+        raise Invalid(f"{field} must be at most {MAX_CENTS // 100:,}.{MAX_CENTS % 100:02d} "
+                      f"in size (got {cents:,} cents)", code="invalid_amount")
+    return cents
