@@ -23,7 +23,7 @@ from resellctl.domain.access import (
     visible_reseller_ids,
 )
 from resellctl.domain.context import Ctx
-from resellctl.domain.errors import Conflict, Invalid, NotFound
+from resellctl.domain.errors import Conflict, Invalid, NotFound, UsageError
 from resellctl.store import tables
 
 CLIENT = tables.client
@@ -128,6 +128,10 @@ def create(ctx: Ctx, slug: str, name: str, owner: str, *, licenses: int = 0,
 
 def edit(ctx: Ctx, slug: str, *, name: str | None = None, owner: str | None = None,
          partner_supported: bool | None = None) -> dict:
+    if name is None and owner is None and partner_supported is None:
+        raise UsageError("nothing to change: give --name, --owner or --partner-supported/"
+                         "--no-partner-supported", code="nothing_to_change",
+                         hint="see `resellctl reseller edit --help`")
     with ctx.store.write() as conn:
         actor = load_actor(conn, ctx.actor)
         require_super_admin(actor, "edit resellers")
