@@ -18,3 +18,13 @@ def test_reseller_edit_with_nothing_to_change_is_a_usage_error(run):  # noqa: AN
     assert len(ok(run("audit", "list", "-o", "json"))) == events
     assert ok(run("reseller", "edit", "acme", "--name", "Acme Ltd", "-o", "json"))["name"] == \
         "Acme Ltd"
+
+
+def test_resellctl_now_out_of_the_calendar_is_invalid_input(run):  # noqa: ANN001
+    for when in ("0001-01-02T00:00:00Z", "9999-12-31T10:00:00Z", "1899-12-31T23:59:59Z"):
+        for args in (("report", "activity", "--range", "12m"), ("report", "snapshot")):
+            result = run(*args, "-o", "json", env={"RESELLCTL_NOW": when})
+            assert result.exit_code == 5, (when, args, result.stderr)
+            assert json.loads(result.stderr)["error"]["code"] == "invalid_now"
+    for when in ("1900-01-01T00:00:00Z", "9998-12-31T10:00:00Z"):
+        ok(run("report", "snapshot", "-o", "json", env={"RESELLCTL_NOW": when}))

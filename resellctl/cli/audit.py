@@ -23,7 +23,8 @@ def list_(
     reseller: Annotated[str | None, typer.Option(
         "--reseller", "-r", help="Only this reseller's events (slug).")] = None,
     entity: Annotated[str | None, typer.Option(help="Entity id (slug, uid, e-mail, id).")] = None,
-    limit: Annotated[int, limit_option("At most N events.", max=MAX_LISTED)] = 100,
+    limit: Annotated[int | None, limit_option("At most N events (default: all).",
+                                              max=MAX_LISTED)] = None,
     output: Output = Format.table,
 ) -> None:
     """List audit events, newest first.

@@ -96,17 +96,36 @@ def reconcile(
     _emit_reconcile(result, output)
 
 
+DRIFT_COLUMNS = ["reseller", "stored_used", "actual_used", "drift", "repaired", "note"]
+ORPHAN_COLUMNS = ["client", "name", "reseller", "reason"]
+
+
 def _emit_reconcile(result: dict, output: Format) -> None:
-    if output != Format.table:
+    """json: the whole report (one object). ndjson: one line per row, `kind` `drift` (a
+    reseller's counts) or `orphan` (a client). csv: the drift rows, one per reseller;
+    orphans, which have other columns, are listed on stderr (docs/rules.md)."""
+    if output == Format.json:
         emit(result, output)
+        return
+    if output == Format.ndjson:
+        emit([*({"kind": "drift", **row} for row in result["resellers"]),
+              *({"kind": "orphan", **row} for row in result["orphans"])], output)
+        return
+    if output == Format.csv:
+        emit(result["resellers"], output, columns=DRIFT_COLUMNS)
+        if result["orphans"]:
+            from resellctl.cli.errors import say
+
+            say(f"{len(result['orphans'])} orphan client(s), not in the csv: " + ", ".join(
+                f"{o['client']} ({o['reseller'] or 'no reseller'}: {o['reason']})"
+                for o in result["orphans"]) + "\n")
         return
     if not result["resellers"] and not result["orphans"]:
         sys.stdout.write("No licence drift and no orphan clients: every pool counts its "
                          "active clients.\n")
         return
     for rows, title, columns in (
-            (result["resellers"], "Licence drift",
-             ["reseller", "stored_used", "actual_used", "drift", "repaired", "note"]),
-            (result["orphans"], "Orphan clients", ["client", "name", "reseller", "reason"])):
+            (result["resellers"], "Licence drift", DRIFT_COLUMNS),
+            (result["orphans"], "Orphan clients", ORPHAN_COLUMNS)):
         if rows:
             emit(rows, output, title=title, columns=columns)

@@ -277,7 +277,7 @@ def activity(
     metric: Annotated[str, typer.Option(help="used_seats, active_clients or mrr.")
                       ] = "used_seats",
     out: Annotated[Path | None, typer.Option(
-        help="Also save the chart as an SVG image (e.g. activity.svg).", dir_okay=False)
+        help="Also save the chart as an SVG image (e.g. activity.svg).")
                    ] = None,
     output: Output = Format.table,
 ) -> None:
@@ -342,14 +342,14 @@ def save_svg(path: Path, text: str, title: str) -> None:
     from rich.console import Console
     from rich.text import Text
 
-    from resellctl.files import replace_file
+    from resellctl.files import write_out
 
     console = Console(record=True, file=io.StringIO(), width=max(len(line) for line in
                                                                  Text.from_ansi(text).plain
                                                                  .splitlines()) + 2)
     console.print(Text.from_ansi(text))
     svg = console.export_svg(title=title)
-    replace_file(path, lambda handle: handle.write(svg))
+    write_out(path, lambda handle: handle.write(svg))
 
 
 # ---------------------------------------------------------------- the monthly export
@@ -361,7 +361,7 @@ def monthly(
     month: Annotated[str, typer.Option(help="The month, YYYY-MM.")],
     reseller: ResellerOpt = None,
     out: Annotated[Path | None, typer.Option(
-        help="Write to this file (atomically) instead of stdout.", dir_okay=False)] = None,
+        help="Write to this file (atomically) instead of stdout.")] = None,
     output: Output = Format.table,
 ) -> None:
     """One row per reseller for a month (cron export): clients, seats, licences, MRR and
@@ -386,7 +386,7 @@ def monthly(
     if out is None:
         emit(rows, output, columns=list(MONTHLY_COLUMNS), table=table)
         return
-    from resellctl.files import replace_file
+    from resellctl.files import write_out
 
-    replace_file(out, lambda handle: emit(rows, output, columns=list(MONTHLY_COLUMNS),
+    write_out(out, lambda handle: emit(rows, output, columns=list(MONTHLY_COLUMNS),
                                           table=table, out=handle))

@@ -305,7 +305,8 @@ def balance_history(
     ctx: typer.Context,
     slug: Slug,
     since: Annotated[str | None, typer.Option(help="Only entries on or after DATE.")] = None,
-    limit: Annotated[int, limit_option("At most N entries.", max=MAX_LISTED)] = 50,
+    limit: Annotated[int | None, limit_option("At most N entries (default: all).",
+                                              max=MAX_LISTED)] = None,
     output: Output = Format.table,
 ) -> None:
     """List ledger entries, newest first.

@@ -9,7 +9,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.engine import Connection
 
 from resellctl.domain import clock
-from resellctl.domain.access import Actor, load_actor, visible_reseller_ids
+from resellctl.domain.access import Actor, load_actor, reseller_row, visible_reseller_ids
 from resellctl.domain.context import Ctx
 from resellctl.store import tables
 
@@ -62,8 +62,8 @@ _INSERT = insert(AUDIT)
 
 def list_events(ctx: Ctx, *, since: date | None = None, actor_email: str | None = None,
                 action: str | None = None, reseller: str | None = None,
-                entity: str | None = None, limit: int = 100) -> list[dict]:
-    """Audit events the actor may see, newest first."""
+                entity: str | None = None, limit: int | None = None) -> list[dict]:
+    """Audit events the actor may see, newest first (every one without a limit)."""
     with ctx.store.read() as conn:
         actor = load_actor(conn, ctx.actor)
         query = (select(AUDIT, RESELLER.c.slug)
@@ -78,8 +78,8 @@ def list_events(ctx: Ctx, *, since: date | None = None, actor_email: str | None 
             query = query.where(AUDIT.c.actor_email == actor_email.strip().lower())
         if action:
             query = query.where(AUDIT.c.action.startswith(action, autoescape=True))
-        if reseller:
-            query = query.where(RESELLER.c.slug == reseller)
+        if reseller is not None:  # unknown, or another reseller's: exit 3, as everywhere
+            query = query.where(AUDIT.c.reseller_id == reseller_row(conn, actor, reseller).id)
         if entity:
             query = query.where(AUDIT.c.entity_id == entity)
         return [_event(row) for row in conn.execute(query)]

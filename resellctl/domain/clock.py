@@ -10,6 +10,8 @@ from datetime import UTC, date, datetime
 
 from resellctl.domain.errors import Invalid
 
+FIRST_YEAR, LAST_YEAR = 1900, 9998  # RESELLCTL_NOW's range: dates a year or two away stay dates
+
 # The instant `frozen` pins (None: the real clock, or RESELLCTL_NOW).
 _pinned: ContextVar[datetime | None] = ContextVar("resellctl_now", default=None)
 
@@ -34,7 +36,11 @@ def now() -> datetime:
         return pinned
     fixed = os.environ.get("RESELLCTL_NOW")
     if fixed:
-        return parse_instant(fixed)
+        value = parse_instant(fixed)
+        if not FIRST_YEAR <= value.year <= LAST_YEAR:  # the rules reach years around now
+            raise Invalid(f"RESELLCTL_NOW `{fixed}` is out of range: years {FIRST_YEAR} "
+                          f"to {LAST_YEAR}", code="invalid_now")
+        return value
     return datetime.now(UTC)
 
 

@@ -4,6 +4,7 @@ sum over rows loaded into Python."""
 
 from __future__ import annotations
 
+import re
 from datetime import date, timedelta
 from typing import Any
 
@@ -199,13 +200,23 @@ MONTHLY = MONTHLY_COLUMNS  # the export's columns, in order (CLI.md `report mont
 MOVEMENTS = ("new", "expansion", "contraction", "churn")
 
 
+MONTH = re.compile(r"([0-9]{4})-(0[1-9]|1[0-2])")
+FIRST_YEAR, LAST_YEAR = 1900, 9998
+"""The months `report monthly` takes: its arithmetic reaches a day before the month
+and the month after it, which 0001-01 and 9999-12 would take out of a date's range."""
+
+
 def parse_month(text: str) -> date:
-    try:
-        year, month = (int(part) for part in text.strip().split("-"))
-        return date(year, month, 1)
-    except ValueError as exc:
-        raise Invalid(f"--month `{text}` is not a month like 2026-11",
-                      code="invalid_month") from exc
+    """`YYYY-MM` exactly (no sign, space or short year), 1900-01 to 9998-12; else exit 5."""
+    match = MONTH.fullmatch(text)
+    if match is None:
+        raise Invalid(f"--month `{text}` is not a month like 2026-11 (YYYY-MM)",
+                      code="invalid_month")
+    year, month = int(match[1]), int(match[2])
+    if not FIRST_YEAR <= year <= LAST_YEAR:
+        raise Invalid(f"--month `{text}` is out of range: months from {FIRST_YEAR}-01 to "
+                      f"{LAST_YEAR}-12", code="invalid_month")
+    return date(year, month, 1)
 
 
 def monthly(ctx: Ctx, month: str, reseller: str | None = None) -> list[dict]:
@@ -218,7 +229,8 @@ def monthly(ctx: Ctx, month: str, reseller: str | None = None) -> list[dict]:
         actor = load_actor(conn, ctx.actor)
         ids = scope(conn, actor, reseller)
         resellers = conn.execute(select(RESELLER.c.id, RESELLER.c.slug)
-                                 .where(_within(RESELLER.c.id, ids))
+                                 .where(_within(RESELLER.c.id, ids),  # and existing by then
+                                        RESELLER.c.created_at < clock.start_of_day(after))
                                  .order_by(RESELLER.c.slug)).all()
         parts = [_mrr_movements(conn, ids, first - timedelta(1), after - timedelta(1)),
                  _client_counts(conn, ids, first, after), _money_in_month(conn, ids, first, after),
@@ -306,12 +318,58 @@ def _client_counts(conn: Connection, ids: list[int] | None, first: date, after: 
                action.in_(("client.edit", "client.create")),
                _within(audit_.c.reseller_id, ids))
         .group_by(audit_.c.reseller_id)).all())
-    return {r.reseller_id: {"clients_total": int(r.clients_total or 0),
-                            "clients_new": int(r.clients_new or 0),
-                            "clients_churned": int(moves.get(r.reseller_id, 0)),
-                            "trials_started": int(trials.get(r.reseller_id, 0))
-                            + int(r.imported_trials or 0)}
-            for r in counts}
+    result = {r.reseller_id: {"clients_total": int(r.clients_total or 0),
+                              "clients_new": int(r.clients_new or 0),
+                              "clients_churned": int(moves.get(r.reseller_id, 0)),
+                              "trials_started": int(trials.get(r.reseller_id, 0))
+                              + int(r.imported_trials or 0)}
+              for r in counts}
+    _count_moved_clients_where_they_were(conn, ids, start, end, result)
+    return result
+
+
+def _count_moved_clients_where_they_were(conn: Connection, ids: list[int] | None,
+                                         start: Any, end: Any, result: dict) -> None:
+    """A client moved to another reseller (an accepted approval) after the month counts
+    for the reseller it belonged to at the month's end, so that a past month's export
+    does not change. That reseller is the `before` of the client's first `client.move`
+    event after the month (approvals are few: nothing to do in the usual case)."""
+    approval = tables.approval
+    targets = [rid for (rid,) in conn.execute(
+        select(approval.c.reseller_id).distinct()
+        .where(approval.c.status == "approved", approval.c.decided_at >= end))]
+    if not targets:
+        return
+    audit_ = tables.audit_event
+    first: dict[str, str | None] = {}
+    for uid, changes in conn.execute(
+            select(audit_.c.entity_id, audit_.c.changes)
+            .where(audit_.c.reseller_id.in_(targets), audit_.c.at >= end,
+                   audit_.c.action == "client.move")
+            .order_by(audit_.c.at, audit_.c.id)):
+        first.setdefault(uid, ((changes or {}).get("before") or {}).get("reseller"))
+    slugs = dict(conn.execute(select(RESELLER.c.slug, RESELLER.c.id)
+                              .where(RESELLER.c.slug.in_([s for s in first.values() if s])))
+                 .all())
+    for row in conn.execute(select(CLIENT.c.uid, CLIENT.c.reseller_id, CLIENT.c.created_at,
+                                   CLIENT.c.deleted_at, CLIENT.c.import_id,
+                                   CLIENT.c.trial_ends_at)
+                            .where(CLIENT.c.uid.in_(list(first)))):
+        then = slugs.get(first[row.uid])
+        if then == row.reseller_id or row.created_at >= end:
+            continue
+        counted = {"clients_total": int(row.deleted_at is None or row.deleted_at >= end),
+                   "clients_new": int(row.created_at >= start),
+                   "trials_started": int(row.import_id is not None
+                                         and row.trial_ends_at is not None
+                                         and row.created_at >= start)}
+        for rid, sign in ((row.reseller_id, -1), (then, 1)):
+            if rid is None or (ids is not None and rid not in ids):
+                continue
+            figures_ = result.setdefault(rid, {"clients_total": 0, "clients_new": 0,
+                                               "clients_churned": 0, "trials_started": 0})
+            for key, value in counted.items():
+                figures_[key] += sign * value
 
 
 def _money_in_month(conn: Connection, ids: list[int] | None, first: date, after: date

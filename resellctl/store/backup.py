@@ -7,7 +7,7 @@ import sqlite3
 from pathlib import Path
 
 from resellctl.domain.errors import Invalid, StoreUnavailable
-from resellctl.files import create_private
+from resellctl.files import cannot_write, create_private
 from resellctl.store.engine import Store, sqlite_path
 
 
@@ -28,8 +28,8 @@ def backup(store: Store, target: Path) -> dict:
         partial.unlink(missing_ok=True)  # left by a run that was killed
         create_private(partial)  # a copy of the store is as private as the store
     except OSError as exc:
-        raise Invalid(f"cannot write the backup at {target}: {exc.strerror}",
-                      code="invalid_path", hint="choose a folder you can write to") from exc
+        raise cannot_write(f"the backup at {target}", exc,
+                           hint="choose a folder you can write to") from exc
     src = sqlite3.connect(source)
     dest = sqlite3.connect(partial)
     try:
