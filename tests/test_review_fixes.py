@@ -28,3 +28,14 @@ def test_resellctl_now_out_of_the_calendar_is_invalid_input(run):  # noqa: ANN00
             assert json.loads(result.stderr)["error"]["code"] == "invalid_now"
     for when in ("1900-01-01T00:00:00Z", "9998-12-31T10:00:00Z"):
         ok(run("report", "snapshot", "-o", "json", env={"RESELLCTL_NOW": when}))
+
+
+def test_client_create_table_labels_the_created_flag_apart(run):  # noqa: ANN001
+    ok(run("user", "create", "ana@acme.example", "-o", "json"))
+    ok(run("reseller", "create", "--slug", "acme", "--name", "Acme", "--owner",
+           "ana@acme.example", "--licenses", "2", "-o", "json"))
+    table = run("client", "create", "-r", "acme", "--name", "Zed Co", "--owner-name", "Z",
+                "--owner-email", "z@zed.example")
+    assert table.exit_code == 0, table.stderr
+    labels = [line.split("  ")[0] for line in table.stdout.splitlines() if line.strip()]
+    assert labels.count("Created") == 1 and "Created now" in labels

@@ -71,7 +71,8 @@ def create(
               "external_id": external_id}
     current = state(ctx)
     emit(current.call("client.create", reseller=current.reseller(reseller), fields=fields,
-                      if_not_exists=if_not_exists), output)
+                      if_not_exists=if_not_exists), output,
+         headers={"created": "Created now"})  # beside `created_at`, also "Created"
 
 
 @app.command("import")
