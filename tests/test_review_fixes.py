@@ -39,3 +39,16 @@ def test_client_create_table_labels_the_created_flag_apart(run):  # noqa: ANN001
     assert table.exit_code == 0, table.stderr
     labels = [line.split("  ")[0] for line in table.stdout.splitlines() if line.strip()]
     assert labels.count("Created") == 1 and "Created now" in labels
+
+
+def test_the_mrr_chart_labels_its_axis_with_amounts():
+    from resellctl.cli.report import chart
+
+    points = [{"date": f"2026-01-0{d}", "value": 150_000 + 10_000 * d} for d in range(1, 6)]
+    text = chart(points, "mrr", "mrr, last 7d", width=80, colour=False)
+    ticks = [line.split("┤")[0].strip() for line in text.splitlines() if "┤" in line]
+    assert len(ticks) == 5 and all(t.startswith("$") for t in ticks), ticks
+    assert "$1,5" in ticks[-1] and "$2,0" in ticks[0]
+    seats = chart([{**p, "value": p["value"] // 100} for p in points], "used_seats", "s",
+                  width=80, colour=False)
+    assert "$" not in seats

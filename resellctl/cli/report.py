@@ -328,7 +328,14 @@ def chart(points: list[dict], metric: str, title: str, *, width: int, colour: bo
     values = [p["value"] / scale for p in points if p["value"] is not None] or [0]
     low, high = min(values), max(values)
     pad = (high - low) * 0.1 or max(1, abs(high) * 0.1)
-    plt.ylim(max(0, low - pad) if low >= 0 else low - pad, high + pad)
+    bottom, top = (max(0, low - pad) if low >= 0 else low - pad), high + pad
+    plt.ylim(bottom, top)
+    if metric == "mrr":  # ticks as amounts ($35,538.90), like every table
+        from resellctl.cli.output import default_currency
+        from resellctl.domain.money import format_cents
+
+        steps = [bottom + (top - bottom) * n / 4 for n in range(5)]
+        plt.yticks(steps, [format_cents(round(s * 100), default_currency()) for s in steps])
     known = any(p["value"] is not None for p in points)
     plt.title(title if known else f"{title} (no snapshots yet)")
     plt.xlabel("date")
