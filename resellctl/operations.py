@@ -47,6 +47,10 @@ class Operation:
     summary: str = ""
     body_kind: str = "json"  # json | text (the body is one text argument) | records (import)
     export: str | None = None  # a list's csv export `module:function(ctx, out, **filters)`
+    # Body keys accepted as well, the result's keys where the CLI option is named
+    # otherwise: {alias: (the body key it stands for, negated)} (`is_active` = not
+    # `inactive`). The request may give either key, not two that disagree.
+    aliases: dict = field(default_factory=dict)
 
 
 def path(name: str, wire: str | None = None) -> Param:
@@ -82,6 +86,7 @@ CLIENT_EDITS = tuple((key, kind, None) for key, kind in (
     ("support_type", "str"), ("support_access", "bool")))
 CLIENT_FIELDS = (*((key, kind, {"stage": "lead", "seats": 0, "support_access": False}.get(key))
                    for key, kind, _ in CLIENT_EDITS), ("external_id", "str", None))
+SEATS_ALIAS = {"seats_allocated": ("seats", False)}  # the client JSON's key
 BRANDING_FIELDS = tuple((key, "str", None) for key in (
     "logo_url", "favicon_url", "login_background_url", "primary_color", "secondary_color",
     "domain"))
@@ -119,7 +124,8 @@ OPERATIONS: tuple[Operation, ...] = (
         body("slug", required=True), body("name", required=True),
         body("owner", required=True, wire="owner_email"), body("licenses", "int", default=0),
         body("inactive", "bool", default=False), body("partner_supported", "bool",
-                                                      default=False), status=201),
+                                                      default=False), status=201,
+        aliases={"license_count": ("licenses", False), "is_active": ("inactive", True)}),
     _op("reseller.list", "GET", "/v1/resellers", "resellers:list_resellers",
         query("active", "bool"), paging="slice", columns=RESELLER_COLUMNS),
     _op("reseller.show", "GET", "/v1/resellers/{slug}", "resellers:show", path("slug")),
@@ -173,7 +179,7 @@ OPERATIONS: tuple[Operation, ...] = (
     # clients
     _op("client.create", "POST", "/v1/clients", "clients:create", body("reseller"),
         query("if_not_exists", "bool", default=False),
-        fields("fields", *CLIENT_FIELDS), status=201),
+        fields("fields", *CLIENT_FIELDS), status=201, aliases=SEATS_ALIAS),
     _op("client.import", "POST", "/v1/clients/import", "importer:import_clients",
         query("reseller"), query("dry_run", "bool", default=False),
         query("on_existing", default="error"),
@@ -190,7 +196,8 @@ OPERATIONS: tuple[Operation, ...] = (
         summary="How many clients `client list` would list (no paging)"),
     _op("client.show", "GET", "/v1/clients/{uid}", "clients:show", path("uid")),
     _op("client.edit", "PATCH", "/v1/clients/{uid}", "clients:edit", path("uid"),
-        query("force", "bool", default=False), fields("fields", *CLIENT_EDITS)),
+        query("force", "bool", default=False), fields("fields", *CLIENT_EDITS),
+        aliases=SEATS_ALIAS),
     _op("client.usage", "POST", "/v1/clients/{uid}/usage", "clients:usage", path("uid"),
         body("seats_used", "int", required=True)),
     _op("client.deactivate", "POST", "/v1/clients/{uid}/deactivate", "clients:set_status",

@@ -41,6 +41,8 @@ def serve(
     sock = _listen(host, port)
     shown = f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
     os.environ["RESELLCTL_SERVE_STORE"] = url
+    if state(ctx).debug:  # the workers log internal errors with their traceback
+        os.environ["RESELLCTL_DEBUG"] = "1"
     os.environ["RESELLCTL_SERVE_PUBLIC_URL"] = (public_url or shown).rstrip("/")
     say(f"Listening on {shown}\n")
     _run(sock, workers)

@@ -234,10 +234,17 @@ def _error(response: Any) -> dict | None:
 
 
 def _raise_partial(response: Any, result: Any) -> None:
-    """Exit 9 (a partial import, drift found) comes as a 200 with the result."""
+    """Exit 9 (a partial import, drift found) comes as a 200 with the result and, beside
+    its keys, the error (`error`, its details included); the `Resellctl-Error` header
+    only summarises it (an older server sent it whole there)."""
     if response.headers.get(EXIT_HEADER) != "9":
         return
-    error = json.loads(response.headers.get(ERROR_HEADER) or "{}").get("error", {})
+    error = result.pop("error", None) if isinstance(result, dict) else None
+    if not isinstance(error, dict):
+        try:
+            error = json.loads(response.headers.get(ERROR_HEADER) or "{}").get("error", {})
+        except (ValueError, AttributeError):
+            error = {}
     raise Partial(error.get("message", "partly done"), result=result, hint=error.get("hint"),
                   code=error.get("code"), details=error.get("details"))
 

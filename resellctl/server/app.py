@@ -16,7 +16,7 @@ from typing import Any
 from fastapi import Body, Depends, FastAPI, Header, Path, Query, Request, Security
 from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, create_model
 from starlette.concurrency import run_in_threadpool
 
 from resellctl import __version__, operations
@@ -24,13 +24,17 @@ from resellctl.domain.context import Ctx
 from resellctl.domain.errors import Invalid, Partial, ResellError, Unauthenticated
 from resellctl.operations import Operation, Param
 from resellctl.server import errors, streams, writes
-from resellctl.server.access import AccessLog, BodyLimit
+from resellctl.server.access import AccessLog, BodyLimit, Crashes
 from resellctl.store.engine import Store
 
 MAX_LIMIT = 1000
 DEFAULT_LIMIT = 100
 TYPES: dict[str, Any] = {"str": str, "int": int, "bool": bool, "date": date,
                          "list": list[str], "dict": dict[str, Any]}
+# A JSON body's integers and booleans are strict: `true` is not 1 seat, `1e3` or `2.0`
+# not an integer, `"yes"` not a boolean (422, as any wrong type). Dates stay ISO strings.
+BODY_TYPES: dict[str, Any] = {**TYPES, "int": StrictInt, "bool": StrictBool,
+                              "list": list[StrictStr]}
 bearer = HTTPBearer(auto_error=False, description="`rsl_…` from `resellctl token create`")
 
 
@@ -41,7 +45,10 @@ def from_environment() -> FastAPI:
                       os.environ.get("RESELLCTL_SERVE_PUBLIC_URL") or None)
 
 
-def create_app(store_url: str, public_url: str | None = None) -> FastAPI:
+def create_app(store_url: str, public_url: str | None = None,
+               debug: bool | None = None) -> FastAPI:
+    """`debug` (default: `RESELLCTL_DEBUG`): internal errors are logged with their text
+    and traceback."""
     store = Store(store_url)
     app = FastAPI(title="resellctl", version=__version__,
                   description="The resellctl API: every store command of the CLI, with the "
@@ -57,6 +64,7 @@ def create_app(store_url: str, public_url: str | None = None) -> FastAPI:
 
     pages.install(app, store)
     app.add_middleware(BodyLimit)
+    app.add_middleware(Crashes, debug=debug)
     app.add_middleware(AccessLog)
     return app
 
@@ -68,9 +76,10 @@ def _healthz(store: Store):  # noqa: ANN202
         try:
             with store.read() as conn:
                 revision = current_revision(conn)
-        except ResellError as error:
-            return JSONResponse({"status": "unavailable", "message": error.message},
-                                status_code=503)
+        except ResellError as error:  # the details to the server log only
+            hidden = errors.unavailable(error, "/healthz")
+            return JSONResponse({"status": "unavailable", "message": hidden.message},
+                                status_code=503, headers={errors.EXIT_HEADER: "75"})
         return JSONResponse({"status": "ok", "revision": revision})
 
     return healthz
@@ -163,12 +172,17 @@ def _body_model(op: Operation) -> type[BaseModel] | None:
     fields: dict[str, Any] = {}
     for param in op.params:
         if param.where == "body":
-            kind = TYPES[param.kind]
+            kind = BODY_TYPES[param.kind]
             fields[param.key] = (kind, ...) if param.required else (
                 kind | None, Field(None))
         elif param.where == "fields":
             for key, kind, _ in param.keys:
-                fields[key] = (TYPES[kind] | None, Field(None))
+                fields[key] = (BODY_TYPES[kind] | None, Field(None))
+    for alias, (key, negated) in op.aliases.items():
+        kind = fields[key][0]
+        fields[alias] = (kind if type(None) in getattr(kind, "__args__", ()) else
+                         kind | None, Field(None, description=f"the same as `{key}`"
+                                            + (", negated" if negated else "")))
     if not fields:
         return None
     name = "".join(part.title() for part in op.name.replace("-", ".").split(".")) + "Body"
@@ -177,13 +191,16 @@ def _body_model(op: Operation) -> type[BaseModel] | None:
 
 def _arguments(op: Operation, values: dict[str, Any], payload: BaseModel | None) -> dict:
     """The service's keyword arguments from the request's parts."""
-    given = payload.model_dump(exclude_unset=True) if payload is not None else {}
+    given = _unaliased(op, payload.model_dump(exclude_unset=True)
+                       if payload is not None else {})
     arguments: dict[str, Any] = dict(op.fixed)
     for param in op.params:
         if param.where == "path":
             arguments[param.name] = values[param.key]
         elif param.where in ("query", "header") and not _paging_limit(op, param):
             arguments[param.name] = values[_ident(param)]
+            if param.where == "header":
+                _refuse_blank_header(param, arguments[param.name])
         elif param.where == "body":
             value = given.get(param.key)
             arguments[param.name] = param.default if value is None else value
@@ -197,6 +214,31 @@ def _arguments(op: Operation, values: dict[str, Any], payload: BaseModel | None)
                       code="invalid_body")
     _refuse_nul(arguments)
     return arguments
+
+
+def _unaliased(op: Operation, given: dict) -> dict:
+    """The body under the operation's own keys: an alias (the result's key, such as
+    `license_count` for `licenses`) stands for its key; both, disagreeing, are a 422."""
+    for alias, (key, negated) in op.aliases.items():
+        value = given.pop(alias, None)
+        if value is None:
+            continue
+        value = not value if negated else value
+        if given.get(key) is not None and given[key] != value:
+            raise Invalid(f"`{alias}` and `{key}` say different things: give one of them",
+                          code="invalid_body")
+        given[key] = value
+    return given
+
+
+def _refuse_blank_header(param: Param, value: str | None) -> None:
+    """A header that is sent is used: an empty or blank `Idempotency-Key` is the CLI's
+    `--idempotency-key ""` (exit 5, 422), never a request without a key."""
+    if value is not None and not value.strip():
+        if param.name == "idempotency_key":
+            raise Invalid("--idempotency-key must be 1 to 200 characters",
+                          code="invalid_key")
+        raise Invalid(f"the {param.key} header is empty", code="invalid_header")
 
 
 def _refuse_nul(value: Any, name: str = "a value") -> None:

@@ -16,7 +16,14 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from resellctl.domain.context import Ctx
-from resellctl.domain.errors import Conflict, Denied, Insufficient, NotFound, ResellError
+from resellctl.domain.errors import (
+    Conflict,
+    Denied,
+    Insufficient,
+    NotFound,
+    ResellError,
+    StoreUnavailable,
+)
 from resellctl.store.engine import Store
 
 HERE = Path(__file__).parent
@@ -90,7 +97,8 @@ class _Pages:
         from starlette.concurrency import run_in_threadpool
 
         form = await _form(request) if request.method == "POST" else {}
-        return await run_in_threadpool(self._approve, request.method, token, form)
+        return await run_in_threadpool(self._available, request, self._approve,
+                                       request.method, token, form)
 
     def _approve(self, method: str, token: str, form: dict) -> Response:
         from resellctl.domain import approvals
@@ -133,7 +141,26 @@ class _Pages:
         from starlette.concurrency import run_in_threadpool
 
         wants_json = "application/json" in request.headers.get("accept", "")
-        return await run_in_threadpool(self._support, request.method, token, wants_json)
+        return await run_in_threadpool(self._available, request, self._support,
+                                       request.method, token, wants_json)
+
+    def _available(self, request: Request, page: Any, *args: Any) -> Response:
+        """The page, or with the store down an HTML 503 that says so and no more: its URL
+        and the driver's text go to the server log only."""
+        from resellctl.server.errors import unavailable
+
+        try:
+            return page(*args)
+        except StoreUnavailable as error:
+            hidden = unavailable(error, request.url.path)
+            if page == self._support and request.method == "POST" and args[-1]:
+                from resellctl.cli.errors import error_body
+
+                return JSONResponse(error_body(hidden), 503,
+                                    headers={**HEADERS, "Resellctl-Exit-Code": "75"})
+            return self.message(503, "Temporarily unavailable",
+                                "This page cannot be shown right now. Please try again "
+                                "in a few minutes.")
 
     def _support(self, method: str, token: str, wants_json: bool) -> Response:
         from resellctl.cli.errors import error_body
@@ -169,12 +196,16 @@ class _Pages:
     # ------------------------------------------------------------ branding
 
     def branding_css(self, token: str) -> Response:
-        """The colours of the link's reseller as CSS variables (no inline style)."""
+        """The colours of the link's reseller as CSS variables (no inline style); none
+        when the store is down."""
         from resellctl.domain import approvals, support
 
         branding: dict = {}
         for preview in (approvals.preview, support.preview):
-            found = _reread(preview, self.ctx, token)
+            try:
+                found = _reread(preview, self.ctx, token)
+            except StoreUnavailable:
+                break
             if found is not None:
                 branding = found["branding"]
                 break
