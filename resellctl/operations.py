@@ -160,7 +160,7 @@ OPERATIONS: tuple[Operation, ...] = (
         "resellers:balance_history", path("slug"), query("since", "date"),
         query("limit", "int", default=50), paging="slice",
         columns=("id", "created_at", "kind", "amount_cents", "balance_after_cents",
-                 "reference", "actor")),
+                 "reference", "subscription_id", "actor")),
     # licences
     _op("license.show", "GET", "/v1/resellers/{slug}/licenses", "licenses:show",
         path("slug")),

@@ -526,7 +526,10 @@ def test_balance_history_filters(acme) -> None:
     csv_out = acme("reseller", "balance", "history", "acme", "-o", "csv")
     assert csv_out.exit_code == 0
     assert csv_out.stdout.splitlines()[0] == (
-        "id,created_at,kind,amount_cents,balance_after_cents,reference,actor")
+        "id,created_at,kind,amount_cents,balance_after_cents,reference,subscription_id,actor")
+    # csv keeps every key of the json (CLI.md), in its own column order
+    as_json = ok(acme("reseller", "balance", "history", "acme", "-o", "json"))
+    assert set(csv_out.stdout.splitlines()[0].split(",")) == set(as_json[0])
 
 
 # ---------------------------------------------------------------- idempotency
