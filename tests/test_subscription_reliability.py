@@ -476,8 +476,8 @@ def test_the_next_tier_is_suggested_only_when_it_is_cheaper_and_close(
 def test_the_csv_export_is_what_the_generic_csv_writer_makes_of_the_list(run) -> None:  # noqa: ANN001
     """`subscription list -o csv` is formatted by the database (COPY on PostgreSQL): the
     same text as output.py's csv of the list's dicts, for formula-like names, a direct
-    client (no reseller), pending ones (no dates), MRR halves rounded to even, and a
-    period price beyond 32-bit integers."""
+    client (no reseller), pending ones (no dates), MRR halves rounded to even, and the
+    largest period price there is (2,147,483,647 cents: docs/rules.md)."""
     import io
 
     from resellctl.cli.output import emit
@@ -494,7 +494,7 @@ def test_the_csv_export_is_what_the_generic_csv_writer_makes_of_the_list(run) ->
     made = []
     for i, uid in enumerate(uids):
         for quantity, price, interval in [(1, "0.03", "biannual"), (3, "0.03", "biannual"),
-                                          (3, "0.05", "yearly"), (100000, "99999.99",
+                                          (3, "0.05", "yearly"), (100000, "214.74",
                                                                   "quarterly")][i % 2::2]:
             made.append(ok(run("subscription", "create", uid, "--plan", "enterprise",
                                "--quantity", str(quantity), "--unit-price", price,
@@ -528,7 +528,7 @@ def test_the_csv_export_is_what_the_generic_csv_writer_makes_of_the_list(run) ->
     assert exported.stdout == expected.getvalue()
     assert len(exported.stdout.splitlines()) == 1 + len(made)
     assert "'=HYPERLINK(1)" in exported.stdout and ",0.5" not in exported.stdout
-    assert ",999999900000," in exported.stdout  # 100,000 × $99,999.99 a quarter, in cents
+    assert ",2147400000," in exported.stdout  # 100,000 × $214.74 a quarter, in cents
     filtered = run("subscription", "list", "-o", "csv", "--status", "active", "--limit", "2",
                    "--offset", "1", "-r", "acme")
     assert filtered.stdout.splitlines()[0] == ",".join(subscriptions.OUTPUT)
