@@ -44,3 +44,18 @@ def test_a_later_move_does_not_rewrite_a_past_month(at):  # noqa: F811
     ok(at(MAY, "reseller", "create", "--slug", "gamma", "--name", "Gamma", "--owner", ANA))
     assert set(counts(at, "2026-01")) == {"acme", "beta"}
     assert set(counts(at, "2026-05")) == {"acme", "beta", "gamma"}
+
+
+def test_the_month_under_way_counts_nothing_that_has_not_happened(at):  # noqa: F811
+    june, mid_july = "2026-06-30T09:00:00Z", "2026-07-20T09:00:00Z"
+    ok(at(june, "user", "create", ANA))
+    ok(at(june, "reseller", "create", "--slug", "acme", "--name", "Acme", "--owner", ANA,
+          "--licenses", "5"))
+    ok(at(june, "reseller", "balance", "top-up", "acme", "100"))
+    uid = ok(at(june, "client", "create", "-r", "acme", "--name", "Renews Co", "--owner-name",
+                "R", "--owner-email", "r@renews.example"))["uid"]
+    sub = ok(at(june, "subscription", "create", uid, "--plan", "business-location",
+                "--quantity", "1"))["id"]
+    ok(at(june, "subscription", "activate", sub))  # $15.00 a month, renews on 07-30
+    [july] = ok(at(mid_july, "report", "monthly", "--month", "2026-07"))
+    assert (july["mrr_cents"], july["mrr_churn_cents"]) == (1500, 0)  # not churned yet

@@ -171,9 +171,19 @@ def test_monthly_refuses_malformed_and_out_of_range_months(acme, month):
 
 @pytest.mark.parametrize("month", ["1900-01", "9998-12", "2028-07"])
 def test_monthly_takes_the_months_at_the_edges(acme, month):
-    rows = ok(acme("report", "monthly", "--month", month, "-o", "json"))
+    now = {"RESELLCTL_NOW": f"{month}-15T12:00:00Z"}  # a month is exported once it begins
+    rows = ok(acme("report", "monthly", "--month", month, "-o", "json", env=now))
     assert {r["reseller"] for r in rows} <= {"acme", "beta"}  # those existing by then
     assert all(r["month"] == month for r in rows)
+
+
+def test_monthly_refuses_a_month_that_has_not_begun(acme):
+    now = {"RESELLCTL_NOW": "2028-07-31T23:59:59Z"}
+    assert len(ok(acme("report", "monthly", "--month", "2028-07", "-o", "json", env=now))) == 2
+    result = acme("report", "monthly", "--month", "2028-08", "-o", "json", env=now)
+    assert result.exit_code == 5 and result.stdout == ""
+    error = json.loads(result.stderr)["error"]
+    assert error["code"] == "invalid_month" and "has not begun" in error["message"]
 
 
 @pytest.mark.parametrize("day", ["9999-12-31", "0001-01-01"])

@@ -221,10 +221,15 @@ def parse_month(text: str) -> date:
 
 def monthly(ctx: Ctx, month: str, reseller: str | None = None) -> list[dict]:
     """One row per reseller for the month (cron export). `mrr_cents` is the MRR of the
-    periods paid for on the month's last day; the previous month's plus the four
-    movements equals it, exactly."""
+    periods paid for on the month's last day (today, for the month under way: nothing
+    is counted that has not happened yet); the previous month's plus the four
+    movements equals it, exactly. A month that has not begun is refused (exit 5)."""
     first = parse_month(month)
     after = add_months(first, 1)
+    today = clock.today()
+    if first > today:
+        raise Invalid(f"--month `{month}` has not begun yet (today is {today})",
+                      code="invalid_month", hint="export a month up to the current one")
     with ctx.store.read() as conn:
         actor = load_actor(conn, ctx.actor)
         ids = scope(conn, actor, reseller)
@@ -232,7 +237,8 @@ def monthly(ctx: Ctx, month: str, reseller: str | None = None) -> list[dict]:
                                  .where(_within(RESELLER.c.id, ids),  # and existing by then
                                         RESELLER.c.created_at < clock.start_of_day(after))
                                  .order_by(RESELLER.c.slug)).all()
-        parts = [_mrr_movements(conn, ids, first - timedelta(1), after - timedelta(1)),
+        parts = [_mrr_movements(conn, ids, first - timedelta(1),
+                                min(after - timedelta(1), today)),
                  _client_counts(conn, ids, first, after), _money_in_month(conn, ids, first, after),
                  _pools_at(conn, ids, first, after, [rid for rid, _ in resellers],
                            actor, ids[0] if reseller else None)]
