@@ -52,3 +52,15 @@ def test_the_mrr_chart_labels_its_axis_with_amounts():
     seats = chart([{**p, "value": p["value"] // 100} for p in points], "used_seats", "s",
                   width=80, colour=False)
     assert "$" not in seats
+
+
+def test_the_access_log_never_holds_a_token_shaped_path_segment():
+    from resellctl.server.access import logged_path
+
+    link, api = "Ab-_" * 10 + "xyz", "rsl_" + "k" * 43
+    for path in (f"/approve/{link}", f"/approve//{link}", f"//support/{link}",
+                 f"/branding/{link}.css", f"/v1/tokens/{api}/revoke", f"/v1/x/{link}"):
+        logged = logged_path(path)
+        assert link not in logged and api not in logged and "{token}" in logged, logged
+    for path in ("/v1/clients/cl_0123456789abcdef0123", "/v1/resellers/acme", "/healthz"):
+        assert logged_path(path) == path

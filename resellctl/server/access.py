@@ -20,13 +20,17 @@ from typing import Any
 
 MAX_BODY = 64 * 1024 * 1024
 STREAMED = {("POST", "/v1/clients/import")}  # bodies read as a stream, of any size
-PAGE = re.compile(r"^/(approve|support|branding)/[^/]+")
+PAGE = re.compile(r"^/+(approve|support|branding)/+[^/]*")
+# A token pasted anywhere else in a path (`/v1/tokens/rsl_…/revoke`): link tokens are 43
+# base64url characters, API tokens `rsl_` and 43 more; no id or slug has that shape.
+TOKEN_SHAPED = re.compile(r"(?<=/)(?:rsl_)?[A-Za-z0-9_-]{43}(?=[/.]|$)")
 
 Scope = dict[str, Any]
 
 
 def logged_path(path: str) -> str:
-    return PAGE.sub(r"/\1/{token}", path)  # /branding/{token} too: its .css holds the token
+    path = PAGE.sub(r"/\1/{token}", path)  # /branding/{token} too: its .css holds the token
+    return TOKEN_SHAPED.sub("{token}", path)
 
 
 class AccessLog:
