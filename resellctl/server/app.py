@@ -329,7 +329,8 @@ def _answer(call: Any, op: Operation) -> JSONResponse:
         result = call()
     except Partial as partial:
         return errors.partial(partial)
-    return JSONResponse(result, status_code=op.status)
+    found = op.status == 201 and isinstance(result, dict) and result.get("created") is False
+    return JSONResponse(result, status_code=200 if found else op.status)  # if-not-exists
 
 
 def _rows(service: Any, ctx: Ctx, arguments: dict, op: Operation, limit: int | None,
