@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from decimal import Decimal
 
+from resellctl.domain import validate
 from resellctl.domain.errors import Invalid
 
 # ASCII only: `\d` alone would also take other scripts' digits (`١٢` -> 12.00).
@@ -25,8 +26,6 @@ def parse_amount(text: str, *, allow_negative: bool = False, field: str = "AMOUN
         cents = -cents
     if cents == 0:
         raise Invalid(f"{field} must not be zero", code="invalid_amount")
-    from resellctl.domain import validate
-
     return validate.amount(cents, field)
 
 
