@@ -172,7 +172,7 @@ def _required(fields: dict, key: str) -> str:
     return text
 
 
-MAX_SEATS = 2_147_483_647  # the store's integer range
+MAX_SEATS = validate.MAX_COUNT  # the store's integer range
 
 
 def _seats(value: Any, key: str = "seats") -> int:

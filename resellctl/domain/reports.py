@@ -201,9 +201,10 @@ MOVEMENTS = ("new", "expansion", "contraction", "churn")
 
 
 MONTH = re.compile(r"([0-9]{4})-(0[1-9]|1[0-2])")
-FIRST_YEAR, LAST_YEAR = 1900, 9998
-"""The months `report monthly` takes: its arithmetic reaches a day before the month
-and the month after it, which 0001-01 and 9999-12 would take out of a date's range."""
+# The months `report monthly` takes are those of RESELLCTL_NOW's years: its arithmetic
+# reaches a day before the month and the month after it, which 0001-01 and 9999-12
+# would take out of a date's range.
+FIRST_YEAR, LAST_YEAR = clock.FIRST_YEAR, clock.LAST_YEAR
 
 
 def parse_month(text: str) -> date:

@@ -381,9 +381,9 @@ def create(ctx: Ctx, uid: str, plan_code: str, quantity: int, *, interval: str |
     from resellctl.domain import clients
 
     validate.count(quantity, "--quantity")
-    if unit_cents is not None and unit_cents < 0:
-        raise Invalid("--unit-price must not be negative", code="invalid_amount")
     if unit_cents is not None:
+        if unit_cents < 0:
+            raise Invalid("--unit-price must not be negative", code="invalid_amount")
         validate.amount(unit_cents, "--unit-price")
     with ctx.store.write() as conn:
         actor = load_actor(conn, ctx.actor)

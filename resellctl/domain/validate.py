@@ -126,7 +126,7 @@ def count(value: int, field: str) -> int:
 
 
 def amount(cents: int, field: str) -> int:
-    """An amount in cents within the 12 digits people may type (exit 5 otherwise)."""
+    """An amount in cents of at most MAX_CENTS either way (exit 5 otherwise)."""
     if abs(cents) > MAX_CENTS:
         raise Invalid(f"{field} must be at most {MAX_CENTS // 100:,}.{MAX_CENTS % 100:02d} "
                       f"in size (got {cents:,} cents)", code="invalid_amount")

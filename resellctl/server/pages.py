@@ -147,7 +147,7 @@ class _Pages:
     def _available(self, request: Request, page: Any, *args: Any) -> Response:
         """The page, or with the store down an HTML 503 that says so and no more: its URL
         and the driver's text go to the server log only."""
-        from resellctl.server.errors import unavailable
+        from resellctl.server.errors import EXIT_HEADER, unavailable
 
         try:
             return page(*args)
@@ -157,7 +157,7 @@ class _Pages:
                 from resellctl.cli.errors import error_body
 
                 return JSONResponse(error_body(hidden), 503,
-                                    headers={**HEADERS, "Resellctl-Exit-Code": "75"})
+                                    headers={**HEADERS, EXIT_HEADER: "75"})
             return self.message(503, "Temporarily unavailable",
                                 "This page cannot be shown right now. Please try again "
                                 "in a few minutes.")
