@@ -299,18 +299,26 @@ def _client_counts(conn: Connection, ids: list[int] | None, first: date, after: 
     audit_ = tables.audit_event
     start, end = clock.start_of_day(first), clock.start_of_day(after)
     rid = _unindexed(conn, CLIENT.c.reseller_id)
+    scoped = _within(CLIENT.c.reseller_id, ids)
+    moved = _resellers_at(conn, end)
+    if moved:  # a client moved since counts for the reseller it had then (docs/rules.md)
+        rid = case(moved, value=CLIENT.c.uid, else_=rid)
+        scoped = or_(scoped, CLIENT.c.uid.in_(list(moved)))
+    client = (select(rid.label("reseller_id"), CLIENT.c.created_at, CLIENT.c.deleted_at,
+                     CLIENT.c.import_id, CLIENT.c.trial_ends_at)
+              .where(scoped).subquery())
+    c = client.c
     counts = conn.execute(
-        select(rid.label("reseller_id"),
-               func.sum(case((and_(CLIENT.c.created_at < end, or_(
-                   CLIENT.c.deleted_at.is_(None), CLIENT.c.deleted_at >= end)), 1), else_=0))
+        select(c.reseller_id,
+               func.sum(case((and_(c.created_at < end, or_(
+                   c.deleted_at.is_(None), c.deleted_at >= end)), 1), else_=0))
                .label("clients_total"),
-               func.sum(case((and_(CLIENT.c.created_at >= start, CLIENT.c.created_at < end),
+               func.sum(case((and_(c.created_at >= start, c.created_at < end),
                               1), else_=0)).label("clients_new"),
-               func.sum(case((and_(CLIENT.c.import_id.is_not(None),
-                                   CLIENT.c.trial_ends_at.is_not(None),
-                                   CLIENT.c.created_at >= start, CLIENT.c.created_at < end),
+               func.sum(case((and_(c.import_id.is_not(None), c.trial_ends_at.is_not(None),
+                                   c.created_at >= start, c.created_at < end),
                               1), else_=0)).label("imported_trials"))
-        .where(_within(CLIENT.c.reseller_id, ids)).group_by(rid)).all()
+        .where(_within(c.reseller_id, ids)).group_by(c.reseller_id)).all()
     stage = audit_.c.changes["after"]["stage"].as_string()
     action = _unindexed(conn, audit_.c.action)  # the month's events come from ix_audit_at
     moves = dict(conn.execute(
@@ -325,28 +333,25 @@ def _client_counts(conn: Connection, ids: list[int] | None, first: date, after: 
                action.in_(("client.edit", "client.create")),
                _within(audit_.c.reseller_id, ids))
         .group_by(audit_.c.reseller_id)).all())
-    result = {r.reseller_id: {"clients_total": int(r.clients_total or 0),
-                              "clients_new": int(r.clients_new or 0),
-                              "clients_churned": int(moves.get(r.reseller_id, 0)),
-                              "trials_started": int(trials.get(r.reseller_id, 0))
-                              + int(r.imported_trials or 0)}
-              for r in counts}
-    _count_moved_clients_where_they_were(conn, ids, start, end, result)
-    return result
+    return {r.reseller_id: {"clients_total": int(r.clients_total or 0),
+                            "clients_new": int(r.clients_new or 0),
+                            "clients_churned": int(moves.get(r.reseller_id, 0)),
+                            "trials_started": int(trials.get(r.reseller_id, 0))
+                            + int(r.imported_trials or 0)}
+            for r in counts}
 
 
-def _count_moved_clients_where_they_were(conn: Connection, ids: list[int] | None,
-                                         start: Any, end: Any, result: dict) -> None:
-    """A client moved to another reseller (an accepted approval) after the month counts
-    for the reseller it belonged to at the month's end, so that a past month's export
-    does not change. That reseller is the `before` of the client's first `client.move`
-    event after the month (approvals are few: nothing to do in the usual case)."""
+def _resellers_at(conn: Connection, end: Any) -> dict[str, int | None]:
+    """The clients moved to another reseller (an accepted approval) since `end`: the id
+    of the reseller each had then, the `before` of its first `client.move` event after
+    `end`, so that a past month's export does not change (approvals are few: no query
+    but the first in the usual case)."""
     approval = tables.approval
     targets = [rid for (rid,) in conn.execute(
         select(approval.c.reseller_id).distinct()
         .where(approval.c.status == "approved", approval.c.decided_at >= end))]
     if not targets:
-        return
+        return {}
     audit_ = tables.audit_event
     first: dict[str, str | None] = {}
     for uid, changes in conn.execute(
@@ -355,28 +360,10 @@ def _count_moved_clients_where_they_were(conn: Connection, ids: list[int] | None
                    audit_.c.action == "client.move")
             .order_by(audit_.c.at, audit_.c.id)):
         first.setdefault(uid, ((changes or {}).get("before") or {}).get("reseller"))
-    slugs = dict(conn.execute(select(RESELLER.c.slug, RESELLER.c.id)
-                              .where(RESELLER.c.slug.in_([s for s in first.values() if s])))
-                 .all())
-    for row in conn.execute(select(CLIENT.c.uid, CLIENT.c.reseller_id, CLIENT.c.created_at,
-                                   CLIENT.c.deleted_at, CLIENT.c.import_id,
-                                   CLIENT.c.trial_ends_at)
-                            .where(CLIENT.c.uid.in_(list(first)))):
-        then = slugs.get(first[row.uid])
-        if then == row.reseller_id or row.created_at >= end:
-            continue
-        counted = {"clients_total": int(row.deleted_at is None or row.deleted_at >= end),
-                   "clients_new": int(row.created_at >= start),
-                   "trials_started": int(row.import_id is not None
-                                         and row.trial_ends_at is not None
-                                         and row.created_at >= start)}
-        for rid, sign in ((row.reseller_id, -1), (then, 1)):
-            if rid is None or (ids is not None and rid not in ids):
-                continue
-            figures_ = result.setdefault(rid, {"clients_total": 0, "clients_new": 0,
-                                               "clients_churned": 0, "trials_started": 0})
-            for key, value in counted.items():
-                figures_[key] += sign * value
+    ids = dict(conn.execute(select(RESELLER.c.slug, RESELLER.c.id)
+                            .where(RESELLER.c.slug.in_([s for s in first.values() if s])))
+               .all())
+    return {uid: ids.get(slug) for uid, slug in first.items()}
 
 
 def _money_in_month(conn: Connection, ids: list[int] | None, first: date, after: date
